@@ -1,0 +1,17 @@
+//! One file per command group.
+
+pub mod alias;
+pub mod audit;
+pub mod auth;
+pub mod cluster;
+pub mod config;
+pub mod domain;
+pub mod forward;
+pub mod island;
+pub mod list;
+pub mod migrate;
+pub mod resolve;
+pub mod serve;
+pub mod user;
+mod user_import;
+mod password_input;

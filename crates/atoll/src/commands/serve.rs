@@ -1,0 +1,179 @@
+//! `atoll serve`: run this node. It migrates the directory, makes sure the
+//! islands it serves exist, registers itself, heartbeats, and serves the
+//! health and metrics endpoints on the HTTP listeners. The protocol roles
+//! (mx, submission, store, proxy) attach here as they are built.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use atoll_directory::Directory;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::context::Context;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+struct Shared {
+    node: String,
+    roles: Vec<String>,
+    islands: Vec<String>,
+    directory: &'static str,
+    started: i64,
+    heartbeats: AtomicU64,
+    heartbeat_failures: AtomicU64,
+}
+
+pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
+    init_logging(ctx)?;
+    let cfg = &ctx.config;
+    let dir = ctx.directory().await?.as_actor(&format!("node:{}", cfg.node.name));
+    let roles: Vec<&str> = cfg.node.roles.iter().map(|r| r.as_str()).collect();
+    let islands: Vec<&str> = cfg.node.islands.iter().map(String::as_str).collect();
+    let addresses: Vec<String> = cfg
+        .listen
+        .services()
+        .iter()
+        .flat_map(|(svc, addrs)| addrs.iter().map(move |a| format!("{svc}={a}")))
+        .collect();
+    dir.register_node(&cfg.node.name, &roles, &islands, &addresses, env!("CARGO_PKG_VERSION"))
+        .await
+        .context("cannot register this node in the directory")?;
+    tracing::info!(
+        node = %cfg.node.name,
+        roles = %roles.join(","),
+        islands = %islands.join(","),
+        directory = dir.dialect().name(),
+        config = %ctx.config_source,
+        "node registered"
+    );
+
+    let shared = Arc::new(Shared {
+        node: cfg.node.name.clone(),
+        roles: roles.iter().map(|s| s.to_string()).collect(),
+        islands: islands.iter().map(|s| s.to_string()).collect(),
+        directory: dir.dialect().name(),
+        started: dir.now(),
+        heartbeats: AtomicU64::new(0),
+        heartbeat_failures: AtomicU64::new(0),
+    });
+
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(shared.clone());
+    let mut bound = 0;
+    for addr in &cfg.listen.http {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(%addr, "http listening (/health, /metrics)");
+                bound += 1;
+                let app = app.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "http listener stopped");
+                    }
+                });
+            }
+            // IPv6 may be off on a host; one working address is enough.
+            Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
+        }
+    }
+    if bound == 0 && !cfg.listen.http.is_empty() {
+        anyhow::bail!("could not listen on any http address ({})", cfg.listen.http.join(", "));
+    }
+
+    tokio::spawn(heartbeat(dir.clone(), cfg.node.name.clone(), cfg.node.heartbeat, shared.clone()));
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    dir.close().await;
+    Ok(())
+}
+
+async fn heartbeat(dir: Directory, node: String, every: Duration, shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match dir.heartbeat(&node).await {
+            Ok(()) => {
+                shared.heartbeats.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                shared.heartbeat_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+        }
+    }
+}
+
+async fn health(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "node": s.node,
+        "roles": s.roles,
+        "islands": s.islands,
+        "directory": s.directory,
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// Prometheus text exposition format.
+async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP atoll_start_time_seconds When this node started (Unix time).\n\
+         # TYPE atoll_start_time_seconds gauge\n\
+         atoll_start_time_seconds{{node=\"{n}\"}} {}\n\
+         # HELP atoll_heartbeats_total Heartbeats written to the directory.\n\
+         # TYPE atoll_heartbeats_total counter\n\
+         atoll_heartbeats_total{{node=\"{n}\"}} {}\n\
+         # HELP atoll_heartbeat_failures_total Heartbeats the directory did not take.\n\
+         # TYPE atoll_heartbeat_failures_total counter\n\
+         atoll_heartbeat_failures_total{{node=\"{n}\"}} {}\n",
+        s.started,
+        s.heartbeats.load(Ordering::Relaxed),
+        s.heartbeat_failures.load(Ordering::Relaxed),
+        n = s.node,
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn init_logging(ctx: &Context) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ATOLL_LOG")
+        .or_else(|_| EnvFilter::try_new(&ctx.config.log.level))
+        .context("log.level")?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match ctx.config.log.format {
+        atoll_config::LogFormat::Json => builder.json().try_init(),
+        atoll_config::LogFormat::Text => builder.try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}

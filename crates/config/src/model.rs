@@ -1,0 +1,258 @@
+//! The configuration's shape and its defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    pub node: Node,
+    pub directory: Directory,
+    pub addressing: Addressing,
+    pub passwords: Passwords,
+    pub listen: Listen,
+    pub log: Log,
+}
+
+/// What this process is and does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Node {
+    /// Name under which the node registers in the directory; unique in a cluster.
+    pub name: String,
+    pub roles: Vec<Role>,
+    /// Islands whose mail this node stores and serves (store role).
+    pub islands: Vec<String>,
+    /// Where the embedded default keeps its files.
+    pub data_dir: PathBuf,
+    /// How often the node tells the directory it is alive.
+    #[serde(with = "crate::duration")]
+    pub heartbeat: Duration,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node {
+            name: default_node_name(),
+            roles: Role::ALL.to_vec(),
+            islands: vec!["default".to_string()],
+            data_dir: PathBuf::from("atoll-data"),
+            heartbeat: Duration::from_secs(10),
+        }
+    }
+}
+
+fn default_node_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "atoll".to_string())
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Mx,
+    Submission,
+    Store,
+    Proxy,
+    Web,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Mx, Role::Submission, Role::Store, Role::Proxy, Role::Web];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Mx => "mx",
+            Role::Submission => "submission",
+            Role::Store => "store",
+            Role::Proxy => "proxy",
+            Role::Web => "web",
+        }
+    }
+}
+
+/// The directory database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Directory {
+    /// `sqlite://PATH`, `postgres://…` or `mysql://…` (MariaDB and Galera too).
+    /// Empty means `sqlite://<data_dir>/directory.db`.
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a resolved address may be answered from memory. Other nodes'
+    /// changes become visible after at most this long.
+    #[serde(with = "crate::duration")]
+    pub cache_ttl: Duration,
+    /// How many resolved addresses are kept in memory.
+    pub cache_capacity: u64,
+}
+
+impl Default for Directory {
+    fn default() -> Self {
+        Directory {
+            url: String::new(),
+            max_connections: 8,
+            cache_ttl: Duration::from_secs(30),
+            cache_capacity: 100_000,
+        }
+    }
+}
+
+/// How recipient addresses are interpreted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Addressing {
+    /// Characters that start a sub-address ("detail"): with "+", `bob+lists@`
+    /// reaches `bob@`. Several characters may be given, e.g. "+-". Empty
+    /// turns sub-addressing off.
+    pub subaddress_separators: String,
+    /// How many aliases may be followed from one recipient before giving up.
+    pub max_alias_depth: u32,
+}
+
+impl Default for Addressing {
+    fn default() -> Self {
+        Addressing { subaddress_separators: "+".to_string(), max_alias_depth: 10 }
+    }
+}
+
+/// Password verification policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Passwords {
+    /// Accept `{PLAIN}` hashes imported from another system.
+    pub allow_plain: bool,
+    /// Replace an imported hash by argon2id after a successful login.
+    pub rehash_on_login: bool,
+}
+
+impl Default for Passwords {
+    fn default() -> Self {
+        Passwords { allow_plain: false, rehash_on_login: true }
+    }
+}
+
+/// Listening addresses per service; the defaults are the embedded ones
+/// (loopback, unprivileged ports).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Listen {
+    pub smtp: Vec<String>,
+    pub submission: Vec<String>,
+    pub submissions: Vec<String>,
+    pub lmtp: Vec<String>,
+    pub imap: Vec<String>,
+    pub imaps: Vec<String>,
+    pub pop3: Vec<String>,
+    pub pop3s: Vec<String>,
+    pub managesieve: Vec<String>,
+    pub http: Vec<String>,
+}
+
+fn loopback(port: u16) -> Vec<String> {
+    vec![format!("127.0.0.1:{port}"), format!("[::1]:{port}")]
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            smtp: loopback(2525),
+            submission: loopback(2587),
+            submissions: loopback(2465),
+            lmtp: loopback(2424),
+            imap: loopback(2143),
+            imaps: loopback(2993),
+            pop3: loopback(2110),
+            pop3s: loopback(2995),
+            managesieve: loopback(4190),
+            http: loopback(8080),
+        }
+    }
+}
+
+impl Listen {
+    /// Every service with its addresses, for validation and start-up.
+    pub fn services(&self) -> [(&'static str, &Vec<String>); 10] {
+        [
+            ("smtp", &self.smtp),
+            ("submission", &self.submission),
+            ("submissions", &self.submissions),
+            ("lmtp", &self.lmtp),
+            ("imap", &self.imap),
+            ("imaps", &self.imaps),
+            ("pop3", &self.pop3),
+            ("pop3s", &self.pop3s),
+            ("managesieve", &self.managesieve),
+            ("http", &self.http),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Log {
+    /// A tracing filter: "info", "debug", "atoll_directory=debug,info".
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: "info".to_string(), format: LogFormat::Text }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Which SQL engine a directory URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Engine {
+    pub fn of_url(url: &str) -> Option<Engine> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Engine::Sqlite),
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            "mysql" | "mariadb" => Some(Engine::Mysql),
+            _ => None,
+        }
+    }
+}
+
+impl Config {
+    /// The directory URL with the embedded default filled in. `mariadb://` is
+    /// accepted as a synonym of `mysql://`, which is what the driver speaks.
+    pub fn directory_url(&self) -> String {
+        let url = self.directory.url.trim();
+        if url.is_empty() {
+            let path = self.node.data_dir.join("directory.db");
+            return format!("sqlite://{}?mode=rwc", path.display());
+        }
+        match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+                format!("mysql://{rest}")
+            }
+            _ => url.to_string(),
+        }
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.node.roles.contains(&role)
+    }
+}

@@ -1,0 +1,95 @@
+//! Checks that go beyond types: addresses that parse, names that are sane,
+//! references that point somewhere.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use crate::load::Problem;
+use crate::model::{Config, Engine};
+
+pub fn validate(c: &Config) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut bad = |key: String, reason: String| out.push(Problem { key, reason });
+
+    if !is_name(&c.node.name) {
+        bad("node.name".into(), format!("{:?} is not a valid node name (letters, digits, '.', '-', '_')", c.node.name));
+    }
+    if c.node.roles.is_empty() {
+        bad("node.roles".into(), "a node needs at least one role".into());
+    }
+    let mut seen = HashSet::new();
+    for (i, island) in c.node.islands.iter().enumerate() {
+        if !is_name(island) {
+            bad(format!("node.islands[{i}]"), format!("{island:?} is not a valid island name"));
+        } else if !seen.insert(island) {
+            bad(format!("node.islands[{i}]"), format!("island {island:?} is listed twice"));
+        }
+    }
+    if c.node.data_dir.as_os_str().is_empty() {
+        bad("node.data_dir".into(), "must not be empty".into());
+    }
+    if c.node.heartbeat.as_secs() == 0 {
+        bad("node.heartbeat".into(), "must be at least one second".into());
+    }
+
+    let url = c.directory.url.trim();
+    if !url.is_empty() && Engine::of_url(url).is_none() {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
+        bad(
+            "directory.url".into(),
+            format!("unsupported scheme {scheme:?} (expected sqlite://, postgres:// or mysql://)"),
+        );
+    }
+    if c.directory.max_connections == 0 {
+        bad("directory.max_connections".into(), "must be at least 1".into());
+    }
+
+    let seps = &c.addressing.subaddress_separators;
+    if let Some(ch) = seps.chars().find(|ch| ch.is_alphanumeric() || ch.is_whitespace() || *ch == '@' || *ch == '.') {
+        bad("addressing.subaddress_separators".into(), format!("{ch:?} cannot separate a sub-address"));
+    }
+    if c.addressing.max_alias_depth == 0 || c.addressing.max_alias_depth > 100 {
+        bad("addressing.max_alias_depth".into(), "must be between 1 and 100".into());
+    }
+
+    let mut bound: Vec<(SocketAddr, String)> = Vec::new();
+    for (service, addrs) in c.listen.services() {
+        for (i, a) in addrs.iter().enumerate() {
+            let key = format!("listen.{service}[{i}]");
+            match a.parse::<SocketAddr>() {
+                Ok(sa) => {
+                    if let Some((_, other)) = bound.iter().find(|(b, _)| *b == sa) {
+                        bad(key.clone(), format!("{a} is already used by {other}"));
+                    }
+                    bound.push((sa, key));
+                }
+                Err(_) => bad(key, format!("{a:?} is not an address:port (write IPv6 as \"[::1]:143\")")),
+            }
+        }
+    }
+
+    if tracing_level_ok(&c.log.level).is_err() {
+        bad("log.level".into(), format!("{:?} is not a log filter (try \"info\" or \"debug\")", c.log.level));
+    }
+    out
+}
+
+/// Names of nodes and islands appear in logs, URLs and the directory; keep
+/// them to a conservative character set.
+pub(crate) fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+fn tracing_level_ok(level: &str) -> Result<(), ()> {
+    // A filter is comma-separated `target=level` or `level` directives.
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let lvl = directive.rsplit_once('=').map(|(_, l)| l).unwrap_or(directive);
+        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
+            return Err(());
+        }
+    }
+    if level.trim().is_empty() { Err(()) } else { Ok(()) }
+}

@@ -1,0 +1,122 @@
+//! The configuration's defaults, error reporting and example files.
+
+use std::path::PathBuf;
+
+use atoll_config::{Config, Role, from_str, load};
+
+#[test]
+fn empty_file_is_the_embedded_default() {
+    let c = from_str("", "atoll.toml").unwrap();
+    assert_eq!(c, Config::default());
+    assert_eq!(c.node.roles, Role::ALL.to_vec());
+    assert_eq!(c.node.islands, vec!["default".to_string()]);
+    assert_eq!(c.listen.imap, vec!["127.0.0.1:2143", "[::1]:2143"]);
+    assert_eq!(c.listen.smtp, vec!["127.0.0.1:2525", "[::1]:2525"]);
+    assert_eq!(c.listen.http, vec!["127.0.0.1:8080", "[::1]:8080"]);
+    assert_eq!(c.directory_url(), "sqlite://atoll-data/directory.db?mode=rwc");
+}
+
+#[test]
+fn every_problem_is_reported_with_file_and_key() {
+    let text = r#"
+        [directroy]
+        url = "x"
+
+        [node]
+        roles = ["mx", "mail"]
+        colour = "blue"
+
+        [directory]
+        url = "postgress://db/atoll"
+        cache_ttl = "soon"
+
+        [listen]
+        imap = ["127.0.0.1:143", "localhost"]
+    "#;
+    let err = from_str(text, "/etc/atoll.toml").unwrap_err();
+    let shown = err.to_string();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"directroy"), "{shown}");
+    assert!(keys.contains(&"node.colour"), "{shown}");
+    assert!(keys.contains(&"node"), "unknown role must be reported: {shown}");
+    assert!(shown.contains("unknown variant `mail`"), "{shown}");
+    assert!(keys.contains(&"directory"), "bad duration must be reported: {shown}");
+    assert!(shown.contains("invalid duration \"soon\""), "{shown}");
+    assert!(keys.contains(&"listen.imap[1]"), "{shown}");
+    for line in shown.lines() {
+        assert!(line.starts_with("/etc/atoll.toml: "), "{line}");
+    }
+}
+
+#[test]
+fn semantic_checks() {
+    let text = r#"
+        [directory]
+        url = "postgress://db/atoll"
+        max_connections = 0
+        [addressing]
+        subaddress_separators = "+a"
+        [listen]
+        imap = ["127.0.0.1:143"]
+        pop3 = ["127.0.0.1:143"]
+        [log]
+        level = "loud"
+    "#;
+    let err = from_str(text, "a.toml").unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.contains("a.toml: directory.url: unsupported scheme \"postgress\""), "{shown}");
+    assert!(shown.contains("directory.max_connections"), "{shown}");
+    assert!(shown.contains("addressing.subaddress_separators: 'a'"), "{shown}");
+    assert!(shown.contains("listen.pop3[0]: 127.0.0.1:143 is already used by listen.imap[0]"), "{shown}");
+    assert!(shown.contains("log.level"), "{shown}");
+}
+
+#[test]
+fn syntax_error_names_the_line() {
+    let err = from_str("[node]\nname = \"a\"\nroles = [\n", "b.toml").unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    assert!(err.to_string().starts_with("b.toml: line "), "{err}");
+}
+
+#[test]
+fn values_are_read() {
+    let c = from_str(
+        r#"
+        [node]
+        name = "mx1"
+        roles = ["mx"]
+        islands = []
+        [directory]
+        url = "mariadb://atoll:pw@db1/atoll"
+        cache_ttl = "5s"
+        [addressing]
+        subaddress_separators = "+-"
+    "#,
+        "c.toml",
+    )
+    .unwrap();
+    assert_eq!(c.node.roles, vec![Role::Mx]);
+    assert_eq!(c.directory.cache_ttl.as_secs(), 5);
+    assert_eq!(c.directory_url(), "mysql://atoll:pw@db1/atoll");
+    assert_eq!(c.addressing.subaddress_separators, "+-");
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let err = load(&PathBuf::from("/nonexistent/atoll.toml")).unwrap_err();
+    assert!(err.to_string().starts_with("/nonexistent/atoll.toml: cannot read:"), "{err}");
+}
+
+#[test]
+fn example_configurations_are_valid() {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            load(&path).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "expected the all-in-one and cluster examples in {}", examples.display());
+}

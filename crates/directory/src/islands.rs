@@ -1,0 +1,111 @@
+//! Islands: the partitions of mail storage every account lives on.
+
+use sqlx::{AnyConnection, Row};
+
+use crate::audit::record;
+use crate::model::island_state;
+use crate::sql::{is_unique_violation, now, write_tx};
+use crate::{Directory, Error, Island, Result};
+
+pub(crate) fn check_island_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok { Ok(()) } else { Err(Error::InvalidName(name.to_string(), "letters, digits, '.', '-' and '_' only")) }
+}
+
+/// The id and state of an island, inside a transaction.
+pub(crate) async fn island_by_name(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<(i64, String)> {
+    let row = sqlx::query(dir.dialect.sql("SELECT id, state FROM islands WHERE name = ?"))
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
+        None => Err(Error::UnknownIsland(name.to_string())),
+    }
+}
+
+/// Where a new account goes when nobody said: the open island with the
+/// fewest accounts, so islands fill evenly.
+pub(crate) async fn place_new_account(conn: &mut AnyConnection, dir: &Directory) -> Result<i64> {
+    let row = sqlx::query(dir.dialect.sql(
+        "SELECT i.id FROM islands i WHERE i.state = 'open' \
+         ORDER BY (SELECT COUNT(*) FROM accounts a WHERE a.island_id = i.id), i.id LIMIT 1",
+    ))
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        Some(r) => Ok(r.try_get(0)?),
+        None => Err(Error::NoOpenIsland),
+    }
+}
+
+impl Directory {
+    pub async fn add_island(&self, name: &str, store: &str) -> Result<()> {
+        check_island_name(name)?;
+        write_tx!(self, |conn| {
+            let inserted = sqlx::query(self.dialect.sql(
+                "INSERT INTO islands (name, state, store, created_at) VALUES (?, 'open', ?, ?)",
+            ))
+            .bind(name)
+            .bind(store)
+            .bind(now())
+            .execute(&mut *conn)
+            .await;
+            match inserted {
+                Err(e) if is_unique_violation(&e) => return Err(Error::IslandExists(name.to_string())),
+                other => other?,
+            };
+            record(conn, self, "island.add", name, store).await
+        })
+    }
+
+    /// Creates the island if it does not exist yet (start-up of a node that
+    /// serves it); returns whether it was created.
+    pub async fn ensure_island(&self, name: &str, store: &str) -> Result<bool> {
+        match self.add_island(name, store).await {
+            Ok(()) => Ok(true),
+            Err(Error::IslandExists(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list_islands(&self) -> Result<Vec<Island>> {
+        let rows = sqlx::query(self.dialect.sql(
+            "SELECT i.name, i.state, i.store, i.created_at, \
+               (SELECT COUNT(*) FROM accounts a WHERE a.island_id = i.id) \
+             FROM islands i ORDER BY i.name",
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Island {
+                    name: r.try_get(0)?,
+                    state: r.try_get(1)?,
+                    store: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                    accounts: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// open: takes new accounts; closed: keeps serving its accounts but takes
+    /// no new ones; draining: its accounts are being moved elsewhere.
+    pub async fn set_island_state(&self, name: &str, state: &str) -> Result<()> {
+        if !island_state::ALL.contains(&state) {
+            return Err(Error::Invalid(format!("island state must be one of {}", island_state::ALL.join(", "))));
+        }
+        write_tx!(self, |conn| {
+            let (id, old) = island_by_name(conn, self, name).await?;
+            sqlx::query(self.dialect.sql("UPDATE islands SET state = ? WHERE id = ?"))
+                .bind(state)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            record(conn, self, "island.state", name, &format!("{old} -> {state}")).await
+        })
+    }
+}
