@@ -6,13 +6,20 @@ use serde::Serialize;
 use crate::context::Context;
 
 /// Prints `rows` as JSON, or as a table with `header` built by `row`.
-pub fn print<T: Serialize>(ctx: &Context, rows: &[T], header: &[&str], row: impl Fn(&T) -> Vec<String>) -> anyhow::Result<()> {
+pub fn print<T: Serialize>(
+    ctx: &Context,
+    rows: &[T],
+    header: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
     if ctx.json {
         println!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
     let mut t = Table::new();
-    t.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled).set_header(header.iter().map(|h| h.to_uppercase()));
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().map(|h| h.to_uppercase()));
     for r in rows {
         t.add_row(row(r));
     }

@@ -53,9 +53,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Parses and validates configuration text; `file` names it in messages.
 pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
     let fail = |problems| ConfigError { file: file.to_string(), problems };
-    let table: toml::Table = toml::from_str(text).map_err(|e| {
-        fail(vec![Problem { key: String::new(), reason: syntax_reason(&e, text) }])
-    })?;
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| fail(vec![Problem { key: String::new(), reason: syntax_reason(&e, text) }]))?;
 
     let mut problems = Vec::new();
     let mut config = Config::default();
@@ -81,15 +80,9 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }
 
-fn read<T: DeserializeOwned>(
-    section: &str,
-    value: toml::Value,
-    into: &mut T,
-    problems: &mut Vec<Problem>,
-) {
+fn read<T: DeserializeOwned>(section: &str, value: toml::Value, into: &mut T, problems: &mut Vec<Problem>) {
     let mut unknown = Vec::new();
-    let result: Result<T, _> =
-        serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
+    let result: Result<T, _> = serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
     for path in unknown {
         problems.push(Problem { key: format!("{section}.{path}"), reason: "unknown key".into() });
     }

@@ -77,9 +77,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
 /// Names of nodes and islands appear in logs, URLs and the directory; keep
 /// them to a conservative character set.
 pub(crate) fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 fn tracing_level_ok(level: &str) -> Result<(), ()> {

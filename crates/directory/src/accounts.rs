@@ -46,10 +46,8 @@ impl PasswordInput {
                 Ok(atoll_password::hash(p)?)
             }
             PasswordInput::Hash(h) => {
-                let scheme = atoll_password::scheme_of(h)?;
-                if scheme == atoll_password::Scheme::Plain && !dir.settings.allow_plain_passwords {
-                    return Err(atoll_password::Error::PlainNotAllowed.into());
-                }
+                let policy = atoll_password::Policy { allow_plain: dir.settings.allow_plain_passwords };
+                atoll_password::check(h, &policy)?;
                 Ok(h.clone())
             }
         }
@@ -121,7 +119,12 @@ fn account_from_row(r: &AnyRow) -> Result<(Account, String)> {
 }
 
 /// Inserts one account inside an open transaction (shared with bulk import).
-pub(crate) async fn insert_account(conn: &mut AnyConnection, dir: &Directory, new: &NewAccount, stored_password: &str) -> Result<String> {
+pub(crate) async fn insert_account(
+    conn: &mut AnyConnection,
+    dir: &Directory,
+    new: &NewAccount,
+    stored_password: &str,
+) -> Result<String> {
     let addr = Address::parse(&new.address)?;
     if new.quota_bytes < 0 {
         return Err(Error::Invalid(format!("{addr}: quota must not be negative")));
@@ -181,7 +184,8 @@ pub(crate) async fn insert_account(conn: &mut AnyConnection, dir: &Directory, ne
 }
 
 async fn ensure_group(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<i64> {
-    check_island_name(name).map_err(|_| Error::InvalidName(name.to_string(), "group names use letters, digits, '.', '-' and '_'"))?;
+    check_island_name(name)
+        .map_err(|_| Error::InvalidName(name.to_string(), "group names use letters, digits, '.', '-' and '_'"))?;
     let find = async |conn: &mut AnyConnection| -> Result<Option<i64>> {
         let row = sqlx::query(dir.dialect.sql("SELECT id FROM account_groups WHERE name = ?"))
             .bind(name)
@@ -213,13 +217,14 @@ async fn group_island(conn: &mut AnyConnection, dir: &Directory, gid: i64) -> Re
 
 /// The account id behind an address, inside a transaction.
 pub(crate) async fn account_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
-    let row = sqlx::query(dir.dialect.sql(
-        "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ? AND a.localpart = ?",
-    ))
-    .bind(&addr.domain)
-    .bind(&addr.local)
-    .fetch_optional(conn)
-    .await?;
+    let row =
+        sqlx::query(dir.dialect.sql(
+            "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ? AND a.localpart = ?",
+        ))
+        .bind(&addr.domain)
+        .bind(&addr.local)
+        .fetch_optional(conn)
+        .await?;
     match row {
         Some(r) => Ok(r.try_get(0)?),
         None => Err(Error::UnknownAccount(addr.to_string())),
@@ -368,9 +373,9 @@ impl Directory {
             write_tx!(self, |conn| {
                 // Only replace the hash that was verified: a password changed
                 // in the meantime wins.
-                let r = sqlx::query(self.dialect.sql(
-                    "UPDATE accounts SET password = ?, updated_at = ? WHERE id = ? AND password = ?",
-                ))
+                let r = sqlx::query(
+                    self.dialect.sql("UPDATE accounts SET password = ?, updated_at = ? WHERE id = ? AND password = ?"),
+                )
                 .bind(&new_hash)
                 .bind(now())
                 .bind(id)

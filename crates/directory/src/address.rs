@@ -39,8 +39,7 @@ impl Address {
     pub fn parse_alias_source(input: &str) -> Result<Address> {
         let s = input.trim();
         if let Some(domain) = s.strip_prefix('@') {
-            let domain = normalise_domain(domain)
-                .map_err(|why| Error::InvalidAddress(input.to_string(), why))?;
+            let domain = normalise_domain(domain).map_err(|why| Error::InvalidAddress(input.to_string(), why))?;
             return Ok(Address { local: String::new(), domain });
         }
         Address::parse(s)
@@ -64,7 +63,9 @@ impl Address {
 
 fn is_atext(c: char) -> bool {
     // RFC 5322 §3.2.3 atext, plus UTF-8 (RFC 6531 §3.3).
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
 }
 
 fn normalise_local(local: &str) -> std::result::Result<String, &'static str> {
@@ -133,10 +134,22 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "", "bob", "@example.org", "bob@", "bob@@example.org", ".bob@example.org",
-            "bo..b@example.org", "bob.@example.org", "b ob@example.org", "\"bob\"@example.org",
-            "bob@exa mple.org", "bob@-example.org", "bob@example..org", "bob@[127.0.0.1]",
-            "bob@exa_mple.org", "a,b@example.org",
+            "",
+            "bob",
+            "@example.org",
+            "bob@",
+            "bob@@example.org",
+            ".bob@example.org",
+            "bo..b@example.org",
+            "bob.@example.org",
+            "b ob@example.org",
+            "\"bob\"@example.org",
+            "bob@exa mple.org",
+            "bob@-example.org",
+            "bob@example..org",
+            "bob@[127.0.0.1]",
+            "bob@exa_mple.org",
+            "a,b@example.org",
         ] {
             assert!(Address::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -29,9 +29,9 @@ impl Directory {
             {
                 return Err(Error::AddressTaken(name.clone(), what));
             }
-            let inserted = sqlx::query(self.dialect.sql(
-                "INSERT INTO aliases (domain_id, localpart, target, created_at) VALUES (?, ?, ?, ?)",
-            ))
+            let inserted = sqlx::query(
+                self.dialect.sql("INSERT INTO aliases (domain_id, localpart, target, created_at) VALUES (?, ?, ?, ?)"),
+            )
             .bind(did)
             .bind(&src.local)
             .bind(tgt.to_string())
@@ -57,17 +57,23 @@ impl Directory {
         write_tx!(self, |conn| {
             let did = domain_id(conn, self, &src.domain).await?;
             let done = match &tgt {
-                Some(t) => sqlx::query(self.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ? AND target = ?"))
+                Some(t) => {
+                    sqlx::query(
+                        self.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ? AND target = ?"),
+                    )
                     .bind(did)
                     .bind(&src.local)
                     .bind(t.to_string())
                     .execute(&mut *conn)
-                    .await?,
-                None => sqlx::query(self.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ?"))
-                    .bind(did)
-                    .bind(&src.local)
-                    .execute(&mut *conn)
-                    .await?,
+                    .await?
+                }
+                None => {
+                    sqlx::query(self.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ?"))
+                        .bind(did)
+                        .bind(&src.local)
+                        .execute(&mut *conn)
+                        .await?
+                }
             };
             if done.rows_affected() == 0 {
                 return Err(Error::UnknownAlias(match &tgt {
@@ -86,14 +92,18 @@ impl Directory {
         let rows = match domain {
             Some(d) => {
                 let d = normalise_domain(d).map_err(|why| Error::InvalidName(d.to_string(), why))?;
-                sqlx::query(self.dialect.sql_owned(format!("{base} WHERE d.name = ? ORDER BY d.name, al.localpart, al.target")))
-                    .bind(d)
+                sqlx::query(
+                    self.dialect.sql_owned(format!("{base} WHERE d.name = ? ORDER BY d.name, al.localpart, al.target")),
+                )
+                .bind(d)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, al.localpart, al.target")))
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, al.localpart, al.target")))
-                .fetch_all(&self.pool)
-                .await?,
         };
         rows.iter()
             .map(|r| {

@@ -15,9 +15,10 @@ pub(crate) async fn record(
     object: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query(dir.dialect.sql(
-        "INSERT INTO audit_log (at, actor, client_ip, action, object, detail) VALUES (?, ?, ?, ?, ?, ?)",
-    ))
+    sqlx::query(
+        dir.dialect
+            .sql("INSERT INTO audit_log (at, actor, client_ip, action, object, detail) VALUES (?, ?, ?, ?, ?, ?)"),
+    )
     .bind(now())
     .bind(dir.actor.to_string())
     .bind(None::<Vec<u8>>)
@@ -50,7 +51,9 @@ impl Directory {
     /// when given.
     pub async fn audit_log(&self, object: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
         let q = match object {
-            Some(_) => "SELECT id, at, actor, client_ip, action, object, detail FROM audit_log WHERE object = ? ORDER BY id DESC LIMIT ?",
+            Some(_) => {
+                "SELECT id, at, actor, client_ip, action, object, detail FROM audit_log WHERE object = ? ORDER BY id DESC LIMIT ?"
+            }
             None => "SELECT id, at, actor, client_ip, action, object, detail FROM audit_log ORDER BY id DESC LIMIT ?",
         };
         let mut query = sqlx::query(self.dialect.sql(q));
@@ -83,7 +86,6 @@ impl Directory {
         Ok(row.try_get(0)?)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

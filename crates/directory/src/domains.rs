@@ -9,10 +9,8 @@ use crate::{Directory, DomainInfo, Error, Result};
 
 /// The id of a domain, inside a transaction.
 pub(crate) async fn domain_id(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<i64> {
-    let row = sqlx::query(dir.dialect.sql("SELECT id FROM domains WHERE name = ?"))
-        .bind(name)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query(dir.dialect.sql("SELECT id FROM domains WHERE name = ?")).bind(name).fetch_optional(conn).await?;
     match row {
         Some(r) => Ok(r.try_get(0)?),
         None => Err(Error::UnknownDomain(name.to_string())),

@@ -20,9 +20,10 @@ impl Directory {
         }
         write_tx!(self, |conn| {
             let id = account_id(conn, self, &acc).await?;
-            let inserted = sqlx::query(self.dialect.sql(
-                "INSERT INTO forwards (account_id, target, keep_copy, created_at) VALUES (?, ?, ?, ?)",
-            ))
+            let inserted = sqlx::query(
+                self.dialect
+                    .sql("INSERT INTO forwards (account_id, target, keep_copy, created_at) VALUES (?, ?, ?, ?)"),
+            )
             .bind(id)
             .bind(tgt.to_string())
             .bind(keep_copy as i64)
@@ -46,15 +47,19 @@ impl Directory {
         write_tx!(self, |conn| {
             let id = account_id(conn, self, &acc).await?;
             let done = match &tgt {
-                Some(t) => sqlx::query(self.dialect.sql("DELETE FROM forwards WHERE account_id = ? AND target = ?"))
-                    .bind(id)
-                    .bind(t.to_string())
-                    .execute(&mut *conn)
-                    .await?,
-                None => sqlx::query(self.dialect.sql("DELETE FROM forwards WHERE account_id = ?"))
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?,
+                Some(t) => {
+                    sqlx::query(self.dialect.sql("DELETE FROM forwards WHERE account_id = ? AND target = ?"))
+                        .bind(id)
+                        .bind(t.to_string())
+                        .execute(&mut *conn)
+                        .await?
+                }
+                None => {
+                    sqlx::query(self.dialect.sql("DELETE FROM forwards WHERE account_id = ?"))
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?
+                }
             };
             if done.rows_affected() == 0 {
                 return Err(Error::UnknownForward(match &tgt {
@@ -74,15 +79,19 @@ impl Directory {
         let rows = match account {
             Some(acc) => {
                 let acc = Address::parse(acc)?;
-                sqlx::query(self.dialect.sql_owned(format!("{base} WHERE d.name = ? AND a.localpart = ? ORDER BY f.target")))
-                    .bind(&acc.domain)
-                    .bind(&acc.local)
+                sqlx::query(
+                    self.dialect.sql_owned(format!("{base} WHERE d.name = ? AND a.localpart = ? ORDER BY f.target")),
+                )
+                .bind(&acc.domain)
+                .bind(&acc.local)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, a.localpart, f.target")))
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, a.localpart, f.target")))
-                .fetch_all(&self.pool)
-                .await?,
         };
         rows.iter()
             .map(|r| {

@@ -19,14 +19,15 @@ pub struct Triplet {
 
 impl Directory {
     pub async fn greylist_get(&self, net: &[u8], sender: &str, recipient: &str) -> Result<Option<Triplet>> {
-        let row = sqlx::query(self.dialect.sql(
-            "SELECT first_seen, last_seen, passed FROM greylist WHERE net = ? AND sender = ? AND recipient = ?",
-        ))
-        .bind(net.to_vec())
-        .bind(sender)
-        .bind(recipient)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query(self.dialect.sql(
+                "SELECT first_seen, last_seen, passed FROM greylist WHERE net = ? AND sender = ? AND recipient = ?",
+            ))
+            .bind(net.to_vec())
+            .bind(sender)
+            .bind(recipient)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(r) => Some(Triplet { first_seen: r.try_get(0)?, last_seen: r.try_get(1)?, passed: r.try_get(2)? }),
             None => None,
@@ -34,7 +35,14 @@ impl Directory {
     }
 
     /// Records an attempt at `at`; `passed` says whether it was let through.
-    pub async fn greylist_record(&self, net: &[u8], sender: &str, recipient: &str, at: i64, passed: bool) -> Result<()> {
+    pub async fn greylist_record(
+        &self,
+        net: &[u8],
+        sender: &str,
+        recipient: &str,
+        at: i64,
+        passed: bool,
+    ) -> Result<()> {
         let updated = sqlx::query(self.dialect.sql(
             "UPDATE greylist SET last_seen = ?, passed = passed + ? WHERE net = ? AND sender = ? AND recipient = ?",
         ))
@@ -69,17 +77,20 @@ impl Directory {
 
     /// Counts one more passed triplet for a client network; returns the count.
     pub async fn greylist_client_passed(&self, net: &[u8], at: i64) -> Result<i64> {
-        let updated = sqlx::query(self.dialect.sql("UPDATE greylist_clients SET passed = passed + 1, last_seen = ? WHERE net = ?"))
-            .bind(at)
-            .bind(net.to_vec())
-            .execute(&self.pool)
-            .await?;
+        let updated = sqlx::query(
+            self.dialect.sql("UPDATE greylist_clients SET passed = passed + 1, last_seen = ? WHERE net = ?"),
+        )
+        .bind(at)
+        .bind(net.to_vec())
+        .execute(&self.pool)
+        .await?;
         if updated.rows_affected() == 0 {
-            let inserted = sqlx::query(self.dialect.sql("INSERT INTO greylist_clients (net, passed, last_seen) VALUES (?, 1, ?)"))
-                .bind(net.to_vec())
-                .bind(at)
-                .execute(&self.pool)
-                .await;
+            let inserted =
+                sqlx::query(self.dialect.sql("INSERT INTO greylist_clients (net, passed, last_seen) VALUES (?, 1, ?)"))
+                    .bind(net.to_vec())
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await;
             if let Err(e) = inserted
                 && !crate::sql::is_unique_violation(&e)
             {
@@ -102,7 +113,10 @@ impl Directory {
 
     /// Deletes triplets and clients not seen since `before`; returns how many.
     pub async fn greylist_expire(&self, before: i64) -> Result<u64> {
-        let a = sqlx::query(self.dialect.sql("DELETE FROM greylist WHERE last_seen < ?")).bind(before).execute(&self.pool).await?;
+        let a = sqlx::query(self.dialect.sql("DELETE FROM greylist WHERE last_seen < ?"))
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
         let b = sqlx::query(self.dialect.sql("DELETE FROM greylist_clients WHERE last_seen < ?"))
             .bind(before)
             .execute(&self.pool)

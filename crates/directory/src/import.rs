@@ -74,7 +74,11 @@ impl Directory {
                     "INSERT INTO accounts (domain_id, localpart, state, password, island_id, quota_bytes, display_name, created_at, updated_at) VALUES ",
                 );
                 for i in 0..chunk.len() {
-                    q.push_str(if i == 0 { "(?, ?, 'active', ?, ?, 0, '', ?, ?)" } else { ", (?, ?, 'active', ?, ?, 0, '', ?, ?)" });
+                    q.push_str(if i == 0 {
+                        "(?, ?, 'active', ?, ?, 0, '', ?, ?)"
+                    } else {
+                        ", (?, ?, 'active', ?, ?, 0, '', ?, ?)"
+                    });
                 }
                 let mut query = sqlx::query(self.dialect.sql_owned(q));
                 for (local, hash) in chunk {

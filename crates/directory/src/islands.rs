@@ -45,9 +45,9 @@ impl Directory {
     pub async fn add_island(&self, name: &str, store: &str) -> Result<()> {
         check_island_name(name)?;
         write_tx!(self, |conn| {
-            let inserted = sqlx::query(self.dialect.sql(
-                "INSERT INTO islands (name, state, store, created_at) VALUES (?, 'open', ?, ?)",
-            ))
+            let inserted = sqlx::query(
+                self.dialect.sql("INSERT INTO islands (name, state, store, created_at) VALUES (?, 'open', ?, ?)"),
+            )
             .bind(name)
             .bind(store)
             .bind(now())

@@ -32,10 +32,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use accounts::{AuthOutcome, NewAccount, PasswordInput};
-pub use audit::{ip_from_bytes, ip_to_bytes};
-pub use greylist::Triplet;
 pub use address::Address;
+pub use audit::{ip_from_bytes, ip_to_bytes};
 pub use error::{Error, Result};
+pub use greylist::Triplet;
 pub use import::ImportReport;
 pub use model::*;
 pub use resolve::{Destination, Resolution};
@@ -137,13 +137,7 @@ impl Directory {
             .connect_with(options)
             .await?;
         let cache = resolve::Cache::new(&settings);
-        Ok(Directory {
-            pool,
-            dialect,
-            settings: Arc::new(settings),
-            cache,
-            actor: Arc::from("system"),
-        })
+        Ok(Directory { pool, dialect, settings: Arc::new(settings), cache, actor: Arc::from("system") })
     }
 
     /// Applies the migrations this binary carries that the database lacks.
@@ -202,9 +196,8 @@ fn create_sqlite_parent(url: &str) -> Result<()> {
     if let Some(parent) = std::path::Path::new(path).parent()
         && !parent.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            Error::Invalid(format!("cannot create directory {}: {e}", parent.display()))
-        })?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Invalid(format!("cannot create directory {}: {e}", parent.display())))?;
     }
     Ok(())
 }

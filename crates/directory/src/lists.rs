@@ -10,9 +10,10 @@ use crate::sql::{is_unique_violation, now, write_tx};
 use crate::{Directory, Error, MailingList, Member, Result};
 
 async fn list_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
-    let row = sqlx::query(dir.dialect.sql(
-        "SELECT l.id FROM lists l JOIN domains d ON d.id = l.domain_id WHERE d.name = ? AND l.localpart = ?",
-    ))
+    let row = sqlx::query(
+        dir.dialect
+            .sql("SELECT l.id FROM lists l JOIN domains d ON d.id = l.domain_id WHERE d.name = ? AND l.localpart = ?"),
+    )
     .bind(&addr.domain)
     .bind(&addr.local)
     .fetch_optional(conn)
@@ -46,7 +47,9 @@ impl Directory {
             .execute(&mut *conn)
             .await;
             match inserted {
-                Err(e) if is_unique_violation(&e) => return Err(Error::AddressTaken(addr.to_string(), "a mailing list")),
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(Error::AddressTaken(addr.to_string(), "a mailing list"));
+                }
                 other => other?,
             };
             record(conn, self, "list.create", &addr.to_string(), posting).await
@@ -57,7 +60,10 @@ impl Directory {
         let addr = Address::parse(address)?;
         write_tx!(self, |conn| {
             let id = list_id(conn, self, &addr).await?;
-            sqlx::query(self.dialect.sql("DELETE FROM list_members WHERE list_id = ?")).bind(id).execute(&mut *conn).await?;
+            sqlx::query(self.dialect.sql("DELETE FROM list_members WHERE list_id = ?"))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query(self.dialect.sql("DELETE FROM lists WHERE id = ?")).bind(id).execute(&mut *conn).await?;
             record(conn, self, "list.remove", &addr.to_string(), "").await
         })
@@ -68,9 +74,9 @@ impl Directory {
         let m = Address::parse(member)?;
         write_tx!(self, |conn| {
             let id = list_id(conn, self, &l).await?;
-            let inserted = sqlx::query(self.dialect.sql(
-                "INSERT INTO list_members (list_id, address, digest, created_at) VALUES (?, ?, ?, ?)",
-            ))
+            let inserted = sqlx::query(
+                self.dialect.sql("INSERT INTO list_members (list_id, address, digest, created_at) VALUES (?, ?, ?, ?)"),
+            )
             .bind(id)
             .bind(m.to_string())
             .bind(digest as i64)
@@ -106,10 +112,12 @@ impl Directory {
         let l = Address::parse(list)?;
         let mut conn = self.pool.acquire().await?;
         let id = list_id(&mut conn, self, &l).await?;
-        let rows = sqlx::query(self.dialect.sql("SELECT address, digest FROM list_members WHERE list_id = ? ORDER BY address"))
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query(
+            self.dialect.sql("SELECT address, digest FROM list_members WHERE list_id = ? ORDER BY address"),
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
         rows.iter()
             .map(|r| {
                 let digest: i64 = r.try_get(1)?;
@@ -130,9 +138,11 @@ impl Directory {
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, l.localpart")))
-                .fetch_all(&self.pool)
-                .await?,
+            None => {
+                sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, l.localpart")))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
         };
         rows.iter()
             .map(|r| {

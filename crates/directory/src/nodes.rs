@@ -13,7 +13,8 @@ fn split(s: &str) -> Vec<String> {
 }
 
 async fn node_id(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<Option<i64>> {
-    let row = sqlx::query(dir.dialect.sql("SELECT id FROM nodes WHERE name = ?")).bind(name).fetch_optional(conn).await?;
+    let row =
+        sqlx::query(dir.dialect.sql("SELECT id FROM nodes WHERE name = ?")).bind(name).fetch_optional(conn).await?;
     Ok(match row {
         Some(r) => Some(r.try_get(0)?),
         None => None,
@@ -43,7 +44,10 @@ impl Directory {
                     .bind(&roles).bind(&addresses).bind(version).bind(t).bind(t).bind(id)
                     .execute(&mut *conn)
                     .await?;
-                    sqlx::query(self.dialect.sql("DELETE FROM node_islands WHERE node_id = ?")).bind(id).execute(&mut *conn).await?;
+                    sqlx::query(self.dialect.sql("DELETE FROM node_islands WHERE node_id = ?"))
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
                     id
                 }
                 None => {
@@ -53,7 +57,9 @@ impl Directory {
                     .bind(name).bind(&roles).bind(&addresses).bind(version).bind(t).bind(t)
                     .execute(&mut *conn)
                     .await?;
-                    node_id(conn, self, name).await?.ok_or_else(|| crate::Error::Invalid(format!("node {name} vanished")))?
+                    node_id(conn, self, name)
+                        .await?
+                        .ok_or_else(|| crate::Error::Invalid(format!("node {name} vanished")))?
                 }
             };
             for island in islands {

@@ -66,9 +66,7 @@ impl Cache {
         if s.cache_capacity == 0 || s.cache_ttl.is_zero() {
             return Cache(None);
         }
-        Cache(Some(
-            moka::sync::Cache::builder().max_capacity(s.cache_capacity).time_to_live(s.cache_ttl).build(),
-        ))
+        Cache(Some(moka::sync::Cache::builder().max_capacity(s.cache_capacity).time_to_live(s.cache_ttl).build()))
     }
 
     pub(crate) fn clear(&self) {
@@ -119,14 +117,22 @@ async fn lookup(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Re
     let local = addr.local.as_str();
     let d = addr.domain.as_str();
     let rows = sqlx::query(dir.dialect.sql(LOOKUP))
-        .bind(d).bind(local).bind(base)
-        .bind(d).bind(local).bind(base)
-        .bind(d).bind(local).bind(base)
-        .bind(d).bind(local).bind(base)
+        .bind(d)
+        .bind(local)
+        .bind(base)
+        .bind(d)
+        .bind(local)
+        .bind(base)
+        .bind(d)
+        .bind(local)
+        .bind(base)
+        .bind(d)
+        .bind(local)
+        .bind(base)
         .bind(d)
         .fetch_all(conn)
         .await?;
-    let rows = rows
+    let mut rows = rows
         .iter()
         .map(|r| {
             Ok(LookupRow {
@@ -139,6 +145,9 @@ async fn lookup(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Re
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // Engines return rows in any order; sorted targets make every answer
+    // (and so every delivery order) the same on every engine and every node.
+    rows.sort_by(|a, b| (&a.kind, &a.text).cmp(&(&b.kind, &b.text)));
     if !rows.iter().any(|r| r.kind == "d") {
         return Ok(Found::NotLocal);
     }
@@ -150,11 +159,8 @@ async fn lookup(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Re
     }
     for (lp, det) in candidates {
         if let Some(a) = rows.iter().find(|r| r.kind == "a" && r.local == lp) {
-            let forwards = rows
-                .iter()
-                .filter(|r| r.kind == "f" && r.local == lp)
-                .map(|r| (r.text.clone(), r.flag != 0))
-                .collect();
+            let forwards =
+                rows.iter().filter(|r| r.kind == "f" && r.local == lp).map(|r| (r.text.clone(), r.flag != 0)).collect();
             return Ok(Found::Account {
                 id: a.id,
                 state: a.state.clone(),
@@ -235,7 +241,8 @@ pub(crate) async fn resolve_in(conn: &mut AnyConnection, dir: &Directory, addr: 
                 let keep = forwards.is_empty() || forwards.iter().any(|(_, keep)| *keep);
                 let address = match &detail {
                     Some(_) => {
-                        let base = a.split_detail(&dir.settings.subaddress_separators).map(|(b, _)| b).unwrap_or(&a.local);
+                        let base =
+                            a.split_detail(&dir.settings.subaddress_separators).map(|(b, _)| b).unwrap_or(&a.local);
                         format!("{base}@{}", a.domain)
                     }
                     None => key,

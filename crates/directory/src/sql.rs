@@ -115,8 +115,7 @@ pub fn retryable(e: &sqlx::Error) -> bool {
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
-            db.is_unique_violation()
-                || matches!(db.code().as_deref(), Some("23505" | "1062" | "2067" | "1555"))
+            db.is_unique_violation() || matches!(db.code().as_deref(), Some("23505" | "1062" | "2067" | "1555"))
         }
         _ => false,
     }
@@ -131,18 +130,12 @@ pub fn backoff(n: u32) -> Duration {
 }
 
 fn nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
 }
 
 /// Seconds since the epoch: the only time format the schema uses.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// Runs `$body` in a write transaction with `$conn: &mut AnyConnection`,

@@ -20,7 +20,14 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
             let limit = (ctx.config.node.heartbeat.as_secs() as i64 * 3).max(5);
             print(ctx, &nodes, &["node", "state", "roles", "islands", "last heartbeat", "version"], |n| {
                 let state = if now - n.heartbeat_at <= limit { "up" } else { "down" };
-                vec![n.name.clone(), state.into(), n.roles.join(","), n.islands.join(","), time(n.heartbeat_at), n.version.clone()]
+                vec![
+                    n.name.clone(),
+                    state.into(),
+                    n.roles.join(","),
+                    n.islands.join(","),
+                    time(n.heartbeat_at),
+                    n.version.clone(),
+                ]
             })?;
         }
     }

@@ -23,7 +23,13 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::List => {
             let rows = dir.list_domains().await?;
             print(ctx, &rows, &["domain", "accounts", "aliases", "lists", "created"], |d| {
-                vec![d.name.clone(), d.accounts.to_string(), d.aliases.to_string(), d.lists.to_string(), time(d.created_at)]
+                vec![
+                    d.name.clone(),
+                    d.accounts.to_string(),
+                    d.aliases.to_string(),
+                    d.lists.to_string(),
+                    time(d.created_at),
+                ]
             })?;
         }
         Cmd::Remove { domain } => {

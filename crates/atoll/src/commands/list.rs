@@ -53,7 +53,9 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
         }
         Cmd::Members { list } => {
             let rows = dir.list_members(&list).await?;
-            print(ctx, &rows, &["member", "digest"], |m| vec![m.address.clone(), if m.digest { "yes" } else { "no" }.into()])?;
+            print(ctx, &rows, &["member", "digest"], |m| {
+                vec![m.address.clone(), if m.digest { "yes" } else { "no" }.into()]
+            })?;
         }
         Cmd::Show { domain } => {
             let rows = dir.list_lists(domain.as_deref()).await?;

@@ -37,12 +37,8 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     let dir = ctx.directory().await?.as_actor(&format!("node:{}", cfg.node.name));
     let roles: Vec<&str> = cfg.node.roles.iter().map(|r| r.as_str()).collect();
     let islands: Vec<&str> = cfg.node.islands.iter().map(String::as_str).collect();
-    let addresses: Vec<String> = cfg
-        .listen
-        .services()
-        .iter()
-        .flat_map(|(svc, addrs)| addrs.iter().map(move |a| format!("{svc}={a}")))
-        .collect();
+    let addresses: Vec<String> =
+        cfg.listen.services().iter().flat_map(|(svc, addrs)| addrs.iter().map(move |a| format!("{svc}={a}"))).collect();
     dir.register_node(&cfg.node.name, &roles, &islands, &addresses, env!("CARGO_PKG_VERSION"))
         .await
         .context("cannot register this node in the directory")?;
@@ -65,10 +61,7 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         heartbeat_failures: AtomicU64::new(0),
     });
 
-    let app = Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .with_state(shared.clone());
+    let app = Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(shared.clone());
     let mut bound = 0;
     for addr in &cfg.listen.http {
         match TcpListener::bind(addr).await {

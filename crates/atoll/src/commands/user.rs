@@ -82,18 +82,22 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
                 .map(|f| format!("{}{}", f.target, if f.keep_copy { " (keep copy)" } else { "" }))
                 .collect();
             let value = serde_json::json!({ "account": a, "forwards": forwards });
-            print_one(ctx, &value, &[
-                ("address", a.address.clone()),
-                ("state", a.state.clone()),
-                ("island", a.island.clone()),
-                ("group", a.group.clone().unwrap_or_else(|| "-".into())),
-                ("quota", show_size(a.quota_bytes)),
-                ("name", a.display_name.clone()),
-                ("password", a.password_scheme.clone()),
-                ("forwards", if fw.is_empty() { "-".into() } else { fw.join(", ") }),
-                ("created", time(a.created_at)),
-                ("updated", time(a.updated_at)),
-            ])?;
+            print_one(
+                ctx,
+                &value,
+                &[
+                    ("address", a.address.clone()),
+                    ("state", a.state.clone()),
+                    ("island", a.island.clone()),
+                    ("group", a.group.clone().unwrap_or_else(|| "-".into())),
+                    ("quota", show_size(a.quota_bytes)),
+                    ("name", a.display_name.clone()),
+                    ("password", a.password_scheme.clone()),
+                    ("forwards", if fw.is_empty() { "-".into() } else { fw.join(", ") }),
+                    ("created", time(a.created_at)),
+                    ("updated", time(a.updated_at)),
+                ],
+            )?;
         }
         Cmd::Passwd { address, password_file } => {
             let pw = password_input::read(password_file.as_deref())?;

@@ -102,7 +102,10 @@ pub async fn run(ctx: &Context, dir: &Directory, args: Args) -> anyhow::Result<(
     if ctx.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} accounts, {per_sec}, eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} accounts, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
 
     let mut imported = 0;
     let mut bad: Vec<(usize, String)> = Vec::new();
@@ -136,7 +139,8 @@ pub async fn run(ctx: &Context, dir: &Directory, args: Args) -> anyhow::Result<(
 
     if ctx.json {
         let bad_json: Vec<_> = bad.iter().map(|(l, m)| serde_json::json!({ "line": l, "error": m })).collect();
-        let batches: Vec<_> = failed_batches.iter().map(|(a, b)| serde_json::json!({ "first_line": a, "last_line": b })).collect();
+        let batches: Vec<_> =
+            failed_batches.iter().map(|(a, b)| serde_json::json!({ "first_line": a, "last_line": b })).collect();
         println!("{}", serde_json::json!({ "imported": imported, "bad_lines": bad_json, "failed_batches": batches }));
     } else {
         println!("imported {imported} accounts from {label}");
