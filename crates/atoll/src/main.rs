@@ -74,8 +74,13 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line per problem, on stderr; nothing was changed.
-            eprintln!("atoll: {e:#}");
+            // One line per problem, on stderr; nothing was changed. A
+            // configuration error is already one `file: key: reason` line per
+            // problem: a prefix on the first line only would break that form.
+            match e.downcast_ref::<atoll_config::ConfigError>() {
+                Some(config) => eprintln!("{config}"),
+                None => eprintln!("atoll: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

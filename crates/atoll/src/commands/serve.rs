@@ -163,7 +163,8 @@ fn init_logging(ctx: &Context) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_env("ATOLL_LOG")
         .or_else(|_| EnvFilter::try_new(&ctx.config.log.level))
         .context("log.level")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let result = match ctx.config.log.format {
         atoll_config::LogFormat::Json => builder.json().try_init(),
         atoll_config::LogFormat::Text => builder.try_init(),
