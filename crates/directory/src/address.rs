@@ -88,7 +88,9 @@ fn normalise_local(local: &str) -> std::result::Result<String, &'static str> {
 }
 
 /// Lowercases a domain name and checks its labels (RFC 1035 §2.3.1 as relaxed
-/// by RFC 1123 §2.1, plus UTF-8 labels).
+/// by RFC 1123 §2.1). Internationalised names are stored as A-labels
+/// (RFC 5891 §4), so `école.fr` and `xn--cole-9oa.fr` are one domain, as they
+/// are in DNS.
 pub fn normalise_domain(domain: &str) -> std::result::Result<String, &'static str> {
     let d = domain.trim().strip_suffix('.').unwrap_or(domain.trim());
     if d.is_empty() {
@@ -114,7 +116,10 @@ pub fn normalise_domain(domain: &str) -> std::result::Result<String, &'static st
             return Err("character not allowed in domain");
         }
     }
-    Ok(d.to_lowercase())
+    if d.is_ascii() {
+        return Ok(d.to_ascii_lowercase());
+    }
+    idna::domain_to_ascii(d).map_err(|_| "invalid internationalised domain name")
 }
 
 #[cfg(test)]
@@ -128,7 +133,8 @@ mod tests {
         assert_eq!(a.domain, "example.org");
         assert_eq!(a.to_string(), "bob.smith+tag@example.org");
         let u = Address::parse("Élève@École.fr").unwrap();
-        assert_eq!(u.to_string(), "élève@école.fr");
+        assert_eq!(u.to_string(), "élève@xn--cole-9oa.fr");
+        assert_eq!(Address::parse("élève@XN--cole-9oa.fr").unwrap(), u);
     }
 
     #[test]
