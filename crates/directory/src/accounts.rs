@@ -6,9 +6,9 @@ use sqlx::{AnyConnection, Row};
 use crate::address::Address;
 use crate::audit::record;
 use crate::domains::{address_user, domain_id};
-use crate::islands::{check_island_name, island_by_name, place_new_account};
+use crate::islands::{Placement, check_island_name, island_by_name};
 use crate::model::state;
-use crate::sql::{is_unique_violation, now, write_tx};
+use crate::sql::{fetch_id, is_unique_violation, now, write_tx};
 use crate::{Account, Directory, Error, Result};
 
 /// A password as given to the directory.
@@ -122,6 +122,7 @@ fn account_from_row(r: &AnyRow) -> Result<(Account, String)> {
 pub(crate) async fn insert_account(
     conn: &mut AnyConnection,
     dir: &Directory,
+    placement: &mut Placement,
     new: &NewAccount,
     stored_password: &str,
 ) -> Result<String> {
@@ -137,21 +138,25 @@ pub(crate) async fn insert_account(
         Some(g) => Some(ensure_group(conn, dir, g).await?),
         None => None,
     };
-    let island_id = match (&new.island, group_id) {
+    // (island, whether the placement picked it)
+    let (island_id, picked) = match (&new.island, group_id) {
         (Some(name), _) => {
             let (id, st) = island_by_name(conn, dir, name).await?;
             if st != crate::model::island_state::OPEN {
                 return Err(Error::IslandNotOpen(name.clone(), st));
             }
-            id
+            (id, false)
         }
         // Accounts of one group share folders, so they live on one island.
         (None, Some(gid)) => match group_island(conn, dir, gid).await? {
-            Some(id) => id,
-            None => place_new_account(conn, dir).await?,
+            Some(id) => (id, false),
+            None => (placement.pick(conn, dir).await?, true),
         },
-        (None, None) => place_new_account(conn, dir).await?,
+        (None, None) => (placement.pick(conn, dir).await?, true),
     };
+    if !picked {
+        placement.placed(island_id);
+    }
     let t = now();
     let inserted = sqlx::query(dir.dialect.sql(
         "INSERT INTO accounts (domain_id, localpart, state, password, island_id, group_id, quota_bytes, display_name, created_at, updated_at) \
@@ -186,15 +191,8 @@ pub(crate) async fn insert_account(
 async fn ensure_group(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<i64> {
     check_island_name(name)
         .map_err(|_| Error::InvalidName(name.to_string(), "group names use letters, digits, '.', '-' and '_'"))?;
-    let find = async |conn: &mut AnyConnection| -> Result<Option<i64>> {
-        let row = sqlx::query(dir.dialect.sql("SELECT id FROM account_groups WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(conn)
-            .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
+    let find = async |conn: &mut AnyConnection| {
+        fetch_id(sqlx::query(dir.dialect.sql("SELECT id FROM account_groups WHERE name = ?")).bind(name), conn).await
     };
     if let Some(id) = find(conn).await? {
         return Ok(id);
@@ -217,18 +215,13 @@ async fn group_island(conn: &mut AnyConnection, dir: &Directory, gid: i64) -> Re
 
 /// The account id behind an address, inside a transaction.
 pub(crate) async fn account_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
-    let row =
+    let q =
         sqlx::query(dir.dialect.sql(
             "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ? AND a.localpart = ?",
         ))
         .bind(&addr.domain)
-        .bind(&addr.local)
-        .fetch_optional(conn)
-        .await?;
-    match row {
-        Some(r) => Ok(r.try_get(0)?),
-        None => Err(Error::UnknownAccount(addr.to_string())),
-    }
+        .bind(&addr.local);
+    fetch_id(q, conn).await?.ok_or_else(|| Error::UnknownAccount(addr.to_string()))
 }
 
 impl Directory {
@@ -236,7 +229,7 @@ impl Directory {
         // Hash outside the transaction: argon2 is deliberately slow.
         let stored = new.password.to_stored(self)?;
         let address = write_tx!(self, |conn| {
-            let address = insert_account(conn, self, new, &stored).await?;
+            let address = insert_account(conn, self, &mut Placement::default(), new, &stored).await?;
             let island = new.island.as_deref().unwrap_or("auto");
             record(conn, self, "account.add", &address, &format!("island={island}")).await?;
             Ok(address)
@@ -264,17 +257,10 @@ impl Directory {
 
     /// Accounts of one domain, or of all, ordered by address.
     pub async fn list_accounts(&self, domain: Option<&str>) -> Result<Vec<Account>> {
-        let rows = match domain {
-            Some(d) => {
-                let d = crate::address::normalise_domain(d).map_err(|why| Error::InvalidName(d.to_string(), why))?;
-                let q = const_format(ACCOUNT_COLUMNS, ACCOUNT_FROM, "WHERE d.name = ? ORDER BY d.name, a.localpart");
-                sqlx::query(self.dialect.sql_owned(q)).bind(d).fetch_all(&self.pool).await?
-            }
-            None => {
-                let q = const_format(ACCOUNT_COLUMNS, ACCOUNT_FROM, "ORDER BY d.name, a.localpart");
-                sqlx::query(self.dialect.sql_owned(q)).fetch_all(&self.pool).await?
-            }
-        };
+        let d = crate::address::domain_filter(domain)?;
+        let q =
+            const_format(ACCOUNT_COLUMNS, ACCOUNT_FROM, "WHERE (? = '' OR d.name = ?) ORDER BY d.name, a.localpart");
+        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.pool).await?;
         rows.iter().map(|r| account_from_row(r).map(|(a, _)| a)).collect()
     }
 

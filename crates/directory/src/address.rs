@@ -122,6 +122,14 @@ pub fn normalise_domain(domain: &str) -> std::result::Result<String, &'static st
     idna::domain_to_ascii(d).map_err(|_| "invalid internationalised domain name")
 }
 
+/// A listing's optional domain filter: the normalised name, or "" for all.
+pub(crate) fn domain_filter(domain: Option<&str>) -> crate::Result<String> {
+    match domain {
+        Some(d) => normalise_domain(d).map_err(|why| Error::InvalidName(d.to_string(), why)),
+        None => Ok(String::new()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::address::{Address, normalise_domain};
+use crate::address::{Address, domain_filter};
 use crate::audit::record;
 use crate::domains::{address_user, domain_id};
 use crate::resolve::check_no_loop;
@@ -89,22 +89,9 @@ impl Directory {
     /// Aliases with their targets, one row per target, of one domain or all.
     pub async fn list_aliases(&self, domain: Option<&str>) -> Result<Vec<Alias>> {
         let base = "SELECT al.localpart, d.name, al.target FROM aliases al JOIN domains d ON d.id = al.domain_id";
-        let rows = match domain {
-            Some(d) => {
-                let d = normalise_domain(d).map_err(|why| Error::InvalidName(d.to_string(), why))?;
-                sqlx::query(
-                    self.dialect.sql_owned(format!("{base} WHERE d.name = ? ORDER BY d.name, al.localpart, al.target")),
-                )
-                .bind(d)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, al.localpart, al.target")))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+        let d = domain_filter(domain)?;
+        let q = format!("{base} WHERE (? = '' OR d.name = ?) ORDER BY d.name, al.localpart, al.target");
+        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let local: String = r.try_get(0)?;

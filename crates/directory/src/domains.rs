@@ -4,17 +4,13 @@ use sqlx::{AnyConnection, Row};
 
 use crate::address::normalise_domain;
 use crate::audit::record;
-use crate::sql::{is_unique_violation, now, write_tx};
+use crate::sql::{fetch_id, is_unique_violation, now, write_tx};
 use crate::{Directory, DomainInfo, Error, Result};
 
 /// The id of a domain, inside a transaction.
 pub(crate) async fn domain_id(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<i64> {
-    let row =
-        sqlx::query(dir.dialect.sql("SELECT id FROM domains WHERE name = ?")).bind(name).fetch_optional(conn).await?;
-    match row {
-        Some(r) => Ok(r.try_get(0)?),
-        None => Err(Error::UnknownDomain(name.to_string())),
-    }
+    let q = sqlx::query(dir.dialect.sql("SELECT id FROM domains WHERE name = ?")).bind(name);
+    fetch_id(q, conn).await?.ok_or_else(|| Error::UnknownDomain(name.to_string()))
 }
 
 /// What already uses `local@domain`, if anything: accounts, aliases and

@@ -76,23 +76,11 @@ impl Directory {
     pub async fn list_forwards(&self, account: Option<&str>) -> Result<Vec<Forward>> {
         let base = "SELECT a.localpart, d.name, f.target, f.keep_copy FROM forwards f \
                     JOIN accounts a ON a.id = f.account_id JOIN domains d ON d.id = a.domain_id";
-        let rows = match account {
-            Some(acc) => {
-                let acc = Address::parse(acc)?;
-                sqlx::query(
-                    self.dialect.sql_owned(format!("{base} WHERE d.name = ? AND a.localpart = ? ORDER BY f.target")),
-                )
-                .bind(&acc.domain)
-                .bind(&acc.local)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, a.localpart, f.target")))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+        let acc = account.map(Address::parse).transpose()?;
+        let (d, l) = acc.map(|a| (a.domain, a.local)).unwrap_or_default();
+        let q =
+            format!("{base} WHERE (? = '' OR (d.name = ? AND a.localpart = ?)) ORDER BY d.name, a.localpart, f.target");
+        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).bind(&l).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let local: String = r.try_get(0)?;

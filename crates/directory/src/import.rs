@@ -4,7 +4,7 @@
 use crate::accounts::{NewAccount, insert_account};
 use crate::audit::record;
 use crate::domains::domain_id;
-use crate::islands::island_by_name;
+use crate::islands::{Placement, island_by_name};
 use crate::sql::{now, write_tx};
 use crate::{Directory, Error, Result};
 
@@ -36,8 +36,9 @@ impl Directory {
         }
         let outcome = write_tx!(self, |conn| {
             let mut bad = Vec::new();
+            let mut placement = Placement::default();
             for (line, acc, stored) in &prepared {
-                match insert_account(conn, self, acc, stored).await {
+                match insert_account(conn, self, &mut placement, acc, stored).await {
                     Ok(address) => record(conn, self, "account.add", &address, "import").await?,
                     // A database error leaves PostgreSQL's transaction unusable:
                     // report it and stop checking this batch.

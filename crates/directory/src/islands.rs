@@ -26,18 +26,40 @@ pub(crate) async fn island_by_name(conn: &mut AnyConnection, dir: &Directory, na
     }
 }
 
-/// Where a new account goes when nobody said: the open island with the
-/// fewest accounts, so islands fill evenly.
-pub(crate) async fn place_new_account(conn: &mut AnyConnection, dir: &Directory) -> Result<i64> {
-    let row = sqlx::query(dir.dialect.sql(
-        "SELECT i.id FROM islands i WHERE i.state = 'open' \
-         ORDER BY (SELECT COUNT(*) FROM accounts a WHERE a.island_id = i.id), i.id LIMIT 1",
-    ))
-    .fetch_optional(conn)
-    .await?;
-    match row {
-        Some(r) => Ok(r.try_get(0)?),
-        None => Err(Error::NoOpenIsland),
+/// Where new accounts go when nobody said: the open island with the fewest
+/// accounts, so islands fill evenly. The counts are read once per
+/// transaction and kept up to date in memory, so a bulk import does not
+/// count a million accounts for every row.
+#[derive(Default)]
+pub(crate) struct Placement {
+    open: Option<Vec<(i64, i64)>>,
+}
+
+impl Placement {
+    pub(crate) async fn pick(&mut self, conn: &mut AnyConnection, dir: &Directory) -> Result<i64> {
+        if self.open.is_none() {
+            let rows = sqlx::query(dir.dialect.sql(
+                "SELECT i.id, (SELECT COUNT(*) FROM accounts a WHERE a.island_id = i.id) \
+                 FROM islands i WHERE i.state = 'open' ORDER BY i.id",
+            ))
+            .fetch_all(conn)
+            .await?;
+            let counts =
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<Vec<_>, sqlx::Error>>()?;
+            self.open = Some(counts);
+        }
+        let open = self.open.as_mut().ok_or(Error::NoOpenIsland)?;
+        // Fewest accounts first; the oldest island on a tie.
+        let best = open.iter_mut().min_by_key(|(id, n)| (*n, *id)).ok_or(Error::NoOpenIsland)?;
+        best.1 += 1;
+        Ok(best.0)
+    }
+
+    /// An account was put on `island` by name or by group.
+    pub(crate) fn placed(&mut self, island: i64) {
+        if let Some(entry) = self.open.as_mut().and_then(|o| o.iter_mut().find(|(id, _)| *id == island)) {
+            entry.1 += 1;
+        }
     }
 }
 

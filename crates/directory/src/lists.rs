@@ -2,26 +2,21 @@
 
 use sqlx::{AnyConnection, Row};
 
-use crate::address::{Address, normalise_domain};
+use crate::address::{Address, domain_filter};
 use crate::audit::record;
 use crate::domains::{address_user, domain_id};
 use crate::model::policy;
-use crate::sql::{is_unique_violation, now, write_tx};
+use crate::sql::{fetch_id, is_unique_violation, now, write_tx};
 use crate::{Directory, Error, MailingList, Member, Result};
 
 async fn list_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
-    let row = sqlx::query(
+    let q = sqlx::query(
         dir.dialect
             .sql("SELECT l.id FROM lists l JOIN domains d ON d.id = l.domain_id WHERE d.name = ? AND l.localpart = ?"),
     )
     .bind(&addr.domain)
-    .bind(&addr.local)
-    .fetch_optional(conn)
-    .await?;
-    match row {
-        Some(r) => Ok(r.try_get(0)?),
-        None => Err(Error::UnknownList(addr.to_string())),
-    }
+    .bind(&addr.local);
+    fetch_id(q, conn).await?.ok_or_else(|| Error::UnknownList(addr.to_string()))
 }
 
 impl Directory {
@@ -130,20 +125,9 @@ impl Directory {
         let base = "SELECT l.id, l.localpart, d.name, l.policy, l.description, \
                     (SELECT COUNT(*) FROM list_members m WHERE m.list_id = l.id) \
                     FROM lists l JOIN domains d ON d.id = l.domain_id";
-        let rows = match domain {
-            Some(d) => {
-                let d = normalise_domain(d).map_err(|why| Error::InvalidName(d.to_string(), why))?;
-                sqlx::query(self.dialect.sql_owned(format!("{base} WHERE d.name = ? ORDER BY d.name, l.localpart")))
-                    .bind(d)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query(self.dialect.sql_owned(format!("{base} ORDER BY d.name, l.localpart")))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+        let d = domain_filter(domain)?;
+        let q = format!("{base} WHERE (? = '' OR d.name = ?) ORDER BY d.name, l.localpart");
+        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let local: String = r.try_get(1)?;

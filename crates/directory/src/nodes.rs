@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::audit::record;
 use crate::islands::island_by_name;
-use crate::sql::{now, write_tx};
+use crate::sql::{fetch_id, now, write_tx};
 use crate::{Directory, Node, Result};
 
 fn split(s: &str) -> Vec<String> {
@@ -13,12 +13,7 @@ fn split(s: &str) -> Vec<String> {
 }
 
 async fn node_id(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<Option<i64>> {
-    let row =
-        sqlx::query(dir.dialect.sql("SELECT id FROM nodes WHERE name = ?")).bind(name).fetch_optional(conn).await?;
-    Ok(match row {
-        Some(r) => Some(r.try_get(0)?),
-        None => None,
-    })
+    Ok(fetch_id(sqlx::query(dir.dialect.sql("SELECT id FROM nodes WHERE name = ?")).bind(name), conn).await?)
 }
 
 impl Directory {

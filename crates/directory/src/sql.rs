@@ -93,6 +93,18 @@ fn numbered_placeholders(query: &str) -> String {
     out
 }
 
+/// Runs a query whose first column is an id; None when no row matched.
+pub(crate) async fn fetch_id<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Option<i64>, sqlx::Error> {
+    use sqlx::Row;
+    match query.fetch_optional(conn).await? {
+        Some(row) => Ok(Some(row.try_get(0)?)),
+        None => Ok(None),
+    }
+}
+
 /// Errors after which the same transaction may succeed if run again.
 pub fn retryable(e: &sqlx::Error) -> bool {
     match e {
