@@ -78,6 +78,8 @@ pub struct Directory {
     pub(crate) cache: resolve::Cache,
     /// Who is making changes, for the audit log ("cli:root", "web:alice@…").
     pub(crate) actor: Arc<str>,
+    /// Transactions run again after a conflict with another writer.
+    pub(crate) retries: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Directory {
@@ -137,7 +139,14 @@ impl Directory {
             .connect_with(options)
             .await?;
         let cache = resolve::Cache::new(&settings);
-        Ok(Directory { pool, dialect, settings: Arc::new(settings), cache, actor: Arc::from("system") })
+        Ok(Directory {
+            pool,
+            dialect,
+            settings: Arc::new(settings),
+            cache,
+            actor: Arc::from("system"),
+            retries: Arc::default(),
+        })
     }
 
     /// Applies the migrations this binary carries that the database lacks.
@@ -155,6 +164,13 @@ impl Directory {
     /// `actor`.
     pub fn as_actor(&self, actor: &str) -> Directory {
         Directory { actor: Arc::from(actor), ..self.clone() }
+    }
+
+    /// How many write transactions had to run again because another writer
+    /// conflicted (on Galera: certification failures), since this handle
+    /// was opened.
+    pub fn conflict_retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn dialect(&self) -> Dialect {

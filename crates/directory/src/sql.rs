@@ -172,11 +172,13 @@ macro_rules! write_tx {
                         break Ok(value);
                     }
                     Err(e) if $crate::sql::retryable(&e) && attempt < 10 => {
+                        dir.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tokio::time::sleep($crate::sql::backoff(attempt)).await;
                     }
                     Err(e) => break Err($crate::Error::from(e)),
                 },
                 Err(e) if e.is_retryable() && attempt < 10 => {
+                    dir.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     drop(tx);
                     tokio::time::sleep($crate::sql::backoff(attempt)).await;
                 }
