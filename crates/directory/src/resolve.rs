@@ -116,22 +116,13 @@ async fn lookup(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Re
     };
     let local = addr.local.as_str();
     let d = addr.domain.as_str();
-    let rows = sqlx::query(dir.dialect.sql(LOOKUP))
-        .bind(d)
-        .bind(local)
-        .bind(base)
-        .bind(d)
-        .bind(local)
-        .bind(base)
-        .bind(d)
-        .bind(local)
-        .bind(base)
-        .bind(d)
-        .bind(local)
-        .bind(base)
-        .bind(d)
-        .fetch_all(conn)
-        .await?;
+    // Accounts, forwards, aliases and lists each take (domain, local, base);
+    // the domain check takes the domain.
+    let mut query = sqlx::query(dir.dialect.sql(LOOKUP));
+    for _ in 0..4 {
+        query = query.bind(d).bind(local).bind(base);
+    }
+    let rows = query.bind(d).fetch_all(conn).await?;
     let mut rows = rows
         .iter()
         .map(|r| {
