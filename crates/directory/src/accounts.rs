@@ -158,7 +158,7 @@ pub(crate) async fn insert_account(
         placement.placed(island_id);
     }
     let t = now();
-    let inserted = sqlx::query(dir.dialect.sql(
+    let inserted = sqlx::query(dir.db.dialect.sql(
         "INSERT INTO accounts (domain_id, localpart, state, password, island_id, group_id, quota_bytes, display_name, created_at, updated_at) \
          VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
     ))
@@ -179,7 +179,7 @@ pub(crate) async fn insert_account(
     };
     if let Some(gid) = group_id {
         // The first account placed in a group pins the group to its island.
-        sqlx::query(dir.dialect.sql("UPDATE account_groups SET island_id = ? WHERE id = ? AND island_id IS NULL"))
+        sqlx::query(dir.db.dialect.sql("UPDATE account_groups SET island_id = ? WHERE id = ? AND island_id IS NULL"))
             .bind(island_id)
             .bind(gid)
             .execute(&mut *conn)
@@ -192,12 +192,12 @@ async fn ensure_group(conn: &mut AnyConnection, dir: &Directory, name: &str) -> 
     check_island_name(name)
         .map_err(|_| Error::InvalidName(name.to_string(), "group names use letters, digits, '.', '-' and '_'"))?;
     let find = async |conn: &mut AnyConnection| {
-        fetch_id(sqlx::query(dir.dialect.sql("SELECT id FROM account_groups WHERE name = ?")).bind(name), conn).await
+        fetch_id(sqlx::query(dir.db.dialect.sql("SELECT id FROM account_groups WHERE name = ?")).bind(name), conn).await
     };
     if let Some(id) = find(conn).await? {
         return Ok(id);
     }
-    sqlx::query(dir.dialect.sql("INSERT INTO account_groups (name, created_at) VALUES (?, ?)"))
+    sqlx::query(dir.db.dialect.sql("INSERT INTO account_groups (name, created_at) VALUES (?, ?)"))
         .bind(name)
         .bind(now())
         .execute(&mut *conn)
@@ -206,7 +206,7 @@ async fn ensure_group(conn: &mut AnyConnection, dir: &Directory, name: &str) -> 
 }
 
 async fn group_island(conn: &mut AnyConnection, dir: &Directory, gid: i64) -> Result<Option<i64>> {
-    let row = sqlx::query(dir.dialect.sql("SELECT island_id FROM account_groups WHERE id = ?"))
+    let row = sqlx::query(dir.db.dialect.sql("SELECT island_id FROM account_groups WHERE id = ?"))
         .bind(gid)
         .fetch_one(conn)
         .await?;
@@ -216,7 +216,7 @@ async fn group_island(conn: &mut AnyConnection, dir: &Directory, gid: i64) -> Re
 /// The account id behind an address, inside a transaction.
 pub(crate) async fn account_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
     let q =
-        sqlx::query(dir.dialect.sql(
+        sqlx::query(dir.db.dialect.sql(
             "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ? AND a.localpart = ?",
         ))
         .bind(&addr.domain)
@@ -244,10 +244,10 @@ impl Directory {
     async fn account_with_password(&self, address: &str) -> Result<(Account, String)> {
         let addr = Address::parse(address)?;
         let q = const_format(ACCOUNT_COLUMNS, ACCOUNT_FROM, "WHERE d.name = ? AND a.localpart = ?");
-        let row = sqlx::query(self.dialect.sql_owned(q))
+        let row = sqlx::query(self.db.dialect.sql_owned(q))
             .bind(&addr.domain)
             .bind(&addr.local)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         match row {
             Some(r) => account_from_row(&r),
@@ -260,7 +260,7 @@ impl Directory {
         let d = crate::address::domain_filter(domain)?;
         let q =
             const_format(ACCOUNT_COLUMNS, ACCOUNT_FROM, "WHERE (? = '' OR d.name = ?) ORDER BY d.name, a.localpart");
-        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(self.db.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.db.pool).await?;
         rows.iter().map(|r| account_from_row(r).map(|(a, _)| a)).collect()
     }
 
@@ -281,7 +281,7 @@ impl Directory {
         }
         write_tx!(self, |conn| {
             let id = account_id(conn, self, &addr).await?;
-            sqlx::query(self.dialect.sql("UPDATE accounts SET state = ?, updated_at = ? WHERE id = ?"))
+            sqlx::query(self.db.dialect.sql("UPDATE accounts SET state = ?, updated_at = ? WHERE id = ?"))
                 .bind(new_state)
                 .bind(now())
                 .bind(id)
@@ -300,7 +300,7 @@ impl Directory {
         }
         write_tx!(self, |conn| {
             let id = account_id(conn, self, &addr).await?;
-            sqlx::query(self.dialect.sql("UPDATE accounts SET quota_bytes = ?, updated_at = ? WHERE id = ?"))
+            sqlx::query(self.db.dialect.sql("UPDATE accounts SET quota_bytes = ?, updated_at = ? WHERE id = ?"))
                 .bind(bytes)
                 .bind(now())
                 .bind(id)
@@ -322,7 +322,7 @@ impl Directory {
                 "DELETE FROM preferences WHERE account_id = ?",
                 "DELETE FROM accounts WHERE id = ?",
             ] {
-                sqlx::query(self.dialect.sql(q)).bind(id).execute(&mut *conn).await?;
+                sqlx::query(self.db.dialect.sql(q)).bind(id).execute(&mut *conn).await?;
             }
             record(conn, self, "account.remove", &addr.to_string(), "").await
         })
@@ -360,7 +360,9 @@ impl Directory {
                 // Only replace the hash that was verified: a password changed
                 // in the meantime wins.
                 let r = sqlx::query(
-                    self.dialect.sql("UPDATE accounts SET password = ?, updated_at = ? WHERE id = ? AND password = ?"),
+                    self.db
+                        .dialect
+                        .sql("UPDATE accounts SET password = ?, updated_at = ? WHERE id = ? AND password = ?"),
                 )
                 .bind(&new_hash)
                 .bind(now())
@@ -380,7 +382,7 @@ impl Directory {
 }
 
 async fn update_password(conn: &mut AnyConnection, dir: &Directory, id: i64, stored: &str) -> Result<()> {
-    sqlx::query(dir.dialect.sql("UPDATE accounts SET password = ?, updated_at = ? WHERE id = ?"))
+    sqlx::query(dir.db.dialect.sql("UPDATE accounts SET password = ?, updated_at = ? WHERE id = ?"))
         .bind(stored)
         .bind(now())
         .bind(id)

@@ -30,7 +30,9 @@ impl Directory {
                 return Err(Error::AddressTaken(name.clone(), what));
             }
             let inserted = sqlx::query(
-                self.dialect.sql("INSERT INTO aliases (domain_id, localpart, target, created_at) VALUES (?, ?, ?, ?)"),
+                self.db
+                    .dialect
+                    .sql("INSERT INTO aliases (domain_id, localpart, target, created_at) VALUES (?, ?, ?, ?)"),
             )
             .bind(did)
             .bind(&src.local)
@@ -59,7 +61,7 @@ impl Directory {
             let done = match &tgt {
                 Some(t) => {
                     sqlx::query(
-                        self.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ? AND target = ?"),
+                        self.db.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ? AND target = ?"),
                     )
                     .bind(did)
                     .bind(&src.local)
@@ -68,7 +70,7 @@ impl Directory {
                     .await?
                 }
                 None => {
-                    sqlx::query(self.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ?"))
+                    sqlx::query(self.db.dialect.sql("DELETE FROM aliases WHERE domain_id = ? AND localpart = ?"))
                         .bind(did)
                         .bind(&src.local)
                         .execute(&mut *conn)
@@ -91,7 +93,7 @@ impl Directory {
         let base = "SELECT al.localpart, d.name, al.target FROM aliases al JOIN domains d ON d.id = al.domain_id";
         let d = domain_filter(domain)?;
         let q = format!("{base} WHERE (? = '' OR d.name = ?) ORDER BY d.name, al.localpart, al.target");
-        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(self.db.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.db.pool).await?;
         rows.iter()
             .map(|r| {
                 let local: String = r.try_get(0)?;

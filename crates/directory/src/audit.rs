@@ -16,7 +16,8 @@ pub(crate) async fn record(
     detail: &str,
 ) -> Result<()> {
     sqlx::query(
-        dir.dialect
+        dir.db
+            .dialect
             .sql("INSERT INTO audit_log (at, actor, client_ip, action, object, detail) VALUES (?, ?, ?, ?, ?, ?)"),
     )
     .bind(now())
@@ -56,11 +57,11 @@ impl Directory {
             }
             None => "SELECT id, at, actor, client_ip, action, object, detail FROM audit_log ORDER BY id DESC LIMIT ?",
         };
-        let mut query = sqlx::query(self.dialect.sql(q));
+        let mut query = sqlx::query(self.db.dialect.sql(q));
         if let Some(o) = object {
             query = query.bind(o.to_string());
         }
-        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        let rows = query.bind(limit).fetch_all(&self.db.pool).await?;
         rows.iter()
             .map(|r| {
                 let ip: Option<Vec<u8>> = r.try_get(3)?;
@@ -79,9 +80,9 @@ impl Directory {
 
     /// Counts audit rows by action, for consistency checks.
     pub async fn audit_count(&self, action: &str) -> Result<i64> {
-        let row = sqlx::query(self.dialect.sql("SELECT COUNT(*) FROM audit_log WHERE action = ?"))
+        let row = sqlx::query(self.db.dialect.sql("SELECT COUNT(*) FROM audit_log WHERE action = ?"))
             .bind(action)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.db.pool)
             .await?;
         Ok(row.try_get(0)?)
     }

@@ -9,7 +9,7 @@ use crate::{Directory, DomainInfo, Error, Result};
 
 /// The id of a domain, inside a transaction.
 pub(crate) async fn domain_id(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<i64> {
-    let q = sqlx::query(dir.dialect.sql("SELECT id FROM domains WHERE name = ?")).bind(name);
+    let q = sqlx::query(dir.db.dialect.sql("SELECT id FROM domains WHERE name = ?")).bind(name);
     fetch_id(q, conn).await?.ok_or_else(|| Error::UnknownDomain(name.to_string()))
 }
 
@@ -21,7 +21,7 @@ pub(crate) async fn address_user(
     domain_id: i64,
     local: &str,
 ) -> Result<Option<&'static str>> {
-    let row = sqlx::query(dir.dialect.sql(
+    let row = sqlx::query(dir.db.dialect.sql(
         "SELECT 'account' FROM accounts WHERE domain_id = ? AND localpart = ? \
          UNION ALL SELECT 'alias' FROM aliases WHERE domain_id = ? AND localpart = ? \
          UNION ALL SELECT 'mailing list' FROM lists WHERE domain_id = ? AND localpart = ?",
@@ -48,7 +48,7 @@ impl Directory {
     pub async fn add_domain(&self, name: &str) -> Result<()> {
         let name = normalise_domain(name).map_err(|why| Error::InvalidName(name.to_string(), why))?;
         write_tx!(self, |conn| {
-            let inserted = sqlx::query(self.dialect.sql("INSERT INTO domains (name, created_at) VALUES (?, ?)"))
+            let inserted = sqlx::query(self.db.dialect.sql("INSERT INTO domains (name, created_at) VALUES (?, ?)"))
                 .bind(&name)
                 .bind(now())
                 .execute(&mut *conn)
@@ -62,14 +62,14 @@ impl Directory {
     }
 
     pub async fn list_domains(&self) -> Result<Vec<DomainInfo>> {
-        let rows = sqlx::query(self.dialect.sql(
+        let rows = sqlx::query(self.db.dialect.sql(
             "SELECT d.name, d.created_at, \
                (SELECT COUNT(*) FROM accounts a WHERE a.domain_id = d.id), \
                (SELECT COUNT(DISTINCT localpart) FROM aliases al WHERE al.domain_id = d.id), \
                (SELECT COUNT(*) FROM lists l WHERE l.domain_id = d.id) \
              FROM domains d ORDER BY d.name",
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -90,7 +90,7 @@ impl Directory {
         let name = normalise_domain(name).map_err(|why| Error::InvalidName(name.to_string(), why))?;
         write_tx!(self, |conn| {
             let id = domain_id(conn, self, &name).await?;
-            let r = sqlx::query(self.dialect.sql(
+            let r = sqlx::query(self.db.dialect.sql(
                 "SELECT (SELECT COUNT(*) FROM accounts WHERE domain_id = ?), \
                         (SELECT COUNT(*) FROM aliases WHERE domain_id = ?), \
                         (SELECT COUNT(*) FROM lists WHERE domain_id = ?)",
@@ -104,7 +104,7 @@ impl Directory {
             if accounts + aliases + lists > 0 {
                 return Err(Error::DomainNotEmpty { name: name.clone(), accounts, aliases, lists });
             }
-            sqlx::query(self.dialect.sql("DELETE FROM domains WHERE id = ?")).bind(id).execute(&mut *conn).await?;
+            sqlx::query(self.db.dialect.sql("DELETE FROM domains WHERE id = ?")).bind(id).execute(&mut *conn).await?;
             record(conn, self, "domain.remove", &name, "").await
         })
     }

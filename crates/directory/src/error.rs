@@ -58,10 +58,16 @@ impl Error {
     /// transaction is worth running again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Db(e) => crate::sql::retryable(e),
+            Error::Db(e) => atoll_sql::retryable(e),
             _ => false,
         }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl atoll_sql::TxError for Error {
+    fn is_retryable(&self) -> bool {
+        Error::is_retryable(self)
+    }
+}

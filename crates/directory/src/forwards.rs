@@ -21,7 +21,8 @@ impl Directory {
         write_tx!(self, |conn| {
             let id = account_id(conn, self, &acc).await?;
             let inserted = sqlx::query(
-                self.dialect
+                self.db
+                    .dialect
                     .sql("INSERT INTO forwards (account_id, target, keep_copy, created_at) VALUES (?, ?, ?, ?)"),
             )
             .bind(id)
@@ -48,14 +49,14 @@ impl Directory {
             let id = account_id(conn, self, &acc).await?;
             let done = match &tgt {
                 Some(t) => {
-                    sqlx::query(self.dialect.sql("DELETE FROM forwards WHERE account_id = ? AND target = ?"))
+                    sqlx::query(self.db.dialect.sql("DELETE FROM forwards WHERE account_id = ? AND target = ?"))
                         .bind(id)
                         .bind(t.to_string())
                         .execute(&mut *conn)
                         .await?
                 }
                 None => {
-                    sqlx::query(self.dialect.sql("DELETE FROM forwards WHERE account_id = ?"))
+                    sqlx::query(self.db.dialect.sql("DELETE FROM forwards WHERE account_id = ?"))
                         .bind(id)
                         .execute(&mut *conn)
                         .await?
@@ -80,7 +81,8 @@ impl Directory {
         let (d, l) = acc.map(|a| (a.domain, a.local)).unwrap_or_default();
         let q =
             format!("{base} WHERE (? = '' OR (d.name = ? AND a.localpart = ?)) ORDER BY d.name, a.localpart, f.target");
-        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).bind(&l).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query(self.db.dialect.sql_owned(q)).bind(&d).bind(&d).bind(&l).fetch_all(&self.db.pool).await?;
         rows.iter()
             .map(|r| {
                 let local: String = r.try_get(0)?;

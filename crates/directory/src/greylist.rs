@@ -20,13 +20,13 @@ pub struct Triplet {
 impl Directory {
     pub async fn greylist_get(&self, net: &[u8], sender: &str, recipient: &str) -> Result<Option<Triplet>> {
         let row =
-            sqlx::query(self.dialect.sql(
+            sqlx::query(self.db.dialect.sql(
                 "SELECT first_seen, last_seen, passed FROM greylist WHERE net = ? AND sender = ? AND recipient = ?",
             ))
             .bind(net.to_vec())
             .bind(sender)
             .bind(recipient)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         Ok(match row {
             Some(r) => Some(Triplet { first_seen: r.try_get(0)?, last_seen: r.try_get(1)?, passed: r.try_get(2)? }),
@@ -43,7 +43,7 @@ impl Directory {
         at: i64,
         passed: bool,
     ) -> Result<()> {
-        let updated = sqlx::query(self.dialect.sql(
+        let updated = sqlx::query(self.db.dialect.sql(
             "UPDATE greylist SET last_seen = ?, passed = passed + ? WHERE net = ? AND sender = ? AND recipient = ?",
         ))
         .bind(at)
@@ -51,10 +51,10 @@ impl Directory {
         .bind(net.to_vec())
         .bind(sender)
         .bind(recipient)
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         if updated.rows_affected() == 0 {
-            let inserted = sqlx::query(self.dialect.sql(
+            let inserted = sqlx::query(self.db.dialect.sql(
                 "INSERT INTO greylist (net, sender, recipient, first_seen, last_seen, passed) VALUES (?, ?, ?, ?, ?, ?)",
             ))
             .bind(net.to_vec())
@@ -63,7 +63,7 @@ impl Directory {
             .bind(at)
             .bind(at)
             .bind(passed as i64)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await;
             // Another MX node inserted the same triplet a moment ago: theirs stands.
             if let Err(e) = inserted
@@ -78,19 +78,20 @@ impl Directory {
     /// Counts one more passed triplet for a client network; returns the count.
     pub async fn greylist_client_passed(&self, net: &[u8], at: i64) -> Result<i64> {
         let updated = sqlx::query(
-            self.dialect.sql("UPDATE greylist_clients SET passed = passed + 1, last_seen = ? WHERE net = ?"),
+            self.db.dialect.sql("UPDATE greylist_clients SET passed = passed + 1, last_seen = ? WHERE net = ?"),
         )
         .bind(at)
         .bind(net.to_vec())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         if updated.rows_affected() == 0 {
-            let inserted =
-                sqlx::query(self.dialect.sql("INSERT INTO greylist_clients (net, passed, last_seen) VALUES (?, 1, ?)"))
-                    .bind(net.to_vec())
-                    .bind(at)
-                    .execute(&self.pool)
-                    .await;
+            let inserted = sqlx::query(
+                self.db.dialect.sql("INSERT INTO greylist_clients (net, passed, last_seen) VALUES (?, 1, ?)"),
+            )
+            .bind(net.to_vec())
+            .bind(at)
+            .execute(&self.db.pool)
+            .await;
             if let Err(e) = inserted
                 && !crate::sql::is_unique_violation(&e)
             {
@@ -101,9 +102,9 @@ impl Directory {
     }
 
     pub async fn greylist_client(&self, net: &[u8]) -> Result<Option<i64>> {
-        let row = sqlx::query(self.dialect.sql("SELECT passed FROM greylist_clients WHERE net = ?"))
+        let row = sqlx::query(self.db.dialect.sql("SELECT passed FROM greylist_clients WHERE net = ?"))
             .bind(net.to_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         Ok(match row {
             Some(r) => Some(r.try_get(0)?),
@@ -113,13 +114,13 @@ impl Directory {
 
     /// Deletes triplets and clients not seen since `before`; returns how many.
     pub async fn greylist_expire(&self, before: i64) -> Result<u64> {
-        let a = sqlx::query(self.dialect.sql("DELETE FROM greylist WHERE last_seen < ?"))
+        let a = sqlx::query(self.db.dialect.sql("DELETE FROM greylist WHERE last_seen < ?"))
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
-        let b = sqlx::query(self.dialect.sql("DELETE FROM greylist_clients WHERE last_seen < ?"))
+        let b = sqlx::query(self.db.dialect.sql("DELETE FROM greylist_clients WHERE last_seen < ?"))
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         Ok(a.rows_affected() + b.rows_affected())
     }

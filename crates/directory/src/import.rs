@@ -81,7 +81,7 @@ impl Directory {
                         ", (?, ?, 'active', ?, ?, 0, '', ?, ?)"
                     });
                 }
-                let mut query = sqlx::query(self.dialect.sql_owned(q));
+                let mut query = sqlx::query(self.db.dialect.sql_owned(q));
                 for (local, hash) in chunk {
                     query = query.bind(did).bind(local.as_str()).bind(hash.as_str()).bind(iid).bind(t).bind(t);
                 }
@@ -103,7 +103,7 @@ impl Directory {
                 for i in 0..chunk.len() {
                     q.push_str(if i == 0 { "(?, ?, ?, ?)" } else { ", (?, ?, ?, ?)" });
                 }
-                let mut query = sqlx::query(self.dialect.sql_owned(q));
+                let mut query = sqlx::query(self.db.dialect.sql_owned(q));
                 for (local, target) in chunk {
                     query = query.bind(did).bind(local.as_str()).bind(target.as_str()).bind(t);
                 }

@@ -16,7 +16,7 @@ pub(crate) fn check_island_name(name: &str) -> Result<()> {
 
 /// The id and state of an island, inside a transaction.
 pub(crate) async fn island_by_name(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<(i64, String)> {
-    let row = sqlx::query(dir.dialect.sql("SELECT id, state FROM islands WHERE name = ?"))
+    let row = sqlx::query(dir.db.dialect.sql("SELECT id, state FROM islands WHERE name = ?"))
         .bind(name)
         .fetch_optional(conn)
         .await?;
@@ -38,7 +38,7 @@ pub(crate) struct Placement {
 impl Placement {
     pub(crate) async fn pick(&mut self, conn: &mut AnyConnection, dir: &Directory) -> Result<i64> {
         if self.open.is_none() {
-            let rows = sqlx::query(dir.dialect.sql(
+            let rows = sqlx::query(dir.db.dialect.sql(
                 "SELECT i.id, (SELECT COUNT(*) FROM accounts a WHERE a.island_id = i.id) \
                  FROM islands i WHERE i.state = 'open' ORDER BY i.id",
             ))
@@ -68,7 +68,7 @@ impl Directory {
         check_island_name(name)?;
         write_tx!(self, |conn| {
             let inserted = sqlx::query(
-                self.dialect.sql("INSERT INTO islands (name, state, store, created_at) VALUES (?, 'open', ?, ?)"),
+                self.db.dialect.sql("INSERT INTO islands (name, state, store, created_at) VALUES (?, 'open', ?, ?)"),
             )
             .bind(name)
             .bind(store)
@@ -94,12 +94,12 @@ impl Directory {
     }
 
     pub async fn list_islands(&self) -> Result<Vec<Island>> {
-        let rows = sqlx::query(self.dialect.sql(
+        let rows = sqlx::query(self.db.dialect.sql(
             "SELECT i.name, i.state, i.store, i.created_at, \
                (SELECT COUNT(*) FROM accounts a WHERE a.island_id = i.id) \
              FROM islands i ORDER BY i.name",
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -122,7 +122,7 @@ impl Directory {
         }
         write_tx!(self, |conn| {
             let (id, old) = island_by_name(conn, self, name).await?;
-            sqlx::query(self.dialect.sql("UPDATE islands SET state = ? WHERE id = ?"))
+            sqlx::query(self.db.dialect.sql("UPDATE islands SET state = ? WHERE id = ?"))
                 .bind(state)
                 .bind(id)
                 .execute(&mut *conn)

@@ -24,22 +24,18 @@ mod preferences;
 mod resolve;
 mod sql;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
-
 pub use accounts::{AuthOutcome, NewAccount, PasswordInput};
 pub use address::Address;
+pub use atoll_sql::{Dialect, redact};
 pub use audit::{ip_from_bytes, ip_to_bytes};
 pub use error::{Error, Result};
 pub use greylist::Triplet;
 pub use import::ImportReport;
 pub use model::*;
 pub use resolve::{Destination, Resolution};
-pub use sql::Dialect;
 
 /// How the directory behaves; built from the `[directory]`, `[addressing]`
 /// and `[passwords]` sections of the configuration.
@@ -72,14 +68,11 @@ impl Default for Settings {
 /// resolution cache.
 #[derive(Clone)]
 pub struct Directory {
-    pub(crate) pool: AnyPool,
-    pub(crate) dialect: Dialect,
+    pub(crate) db: atoll_sql::Db,
     pub(crate) settings: Arc<Settings>,
     pub(crate) cache: resolve::Cache,
     /// Who is making changes, for the audit log ("cli:root", "web:alice@…").
     pub(crate) actor: Arc<str>,
-    /// Transactions run again after a conflict with another writer.
-    pub(crate) retries: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Directory {
@@ -92,71 +85,22 @@ impl Directory {
 
     /// Connects without touching the schema.
     pub async fn connect(url: &str, settings: Settings) -> Result<Directory> {
-        sqlx::any::install_default_drivers();
-        let dialect = Dialect::of_url(url).ok_or_else(|| {
-            Error::Invalid(format!(
-                "unsupported directory URL {:?} (expected sqlite://, postgres:// or mysql://)",
-                redact(url)
-            ))
+        let db = atoll_sql::Db::connect(url, settings.max_connections).await.map_err(|e| match e {
+            sqlx::Error::Configuration(msg) => Error::Invalid(msg.to_string()),
+            other => Error::Db(other),
         })?;
-        let url = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
-                format!("mysql://{rest}")
-            }
-            _ => url.to_string(),
-        };
-        if dialect == Dialect::Sqlite {
-            create_sqlite_parent(&url)?;
-        }
-        let options = AnyConnectOptions::from_str(&url)?
-            .log_statements(tracing::log::LevelFilter::Trace)
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
-        let pool = AnyPoolOptions::new()
-            .max_connections(settings.max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    match dialect {
-                        // WAL lets readers run beside the one writer; FULL
-                        // makes a committed change survive a power cut.
-                        Dialect::Sqlite => {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = FULL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        }
-                        Dialect::Mysql => {
-                            conn.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin").await?;
-                            // On Galera, reads must see writes made through
-                            // another node (causal reads); harmless elsewhere.
-                            let _ = conn.execute("SET SESSION wsrep_sync_wait = 1").await;
-                        }
-                        Dialect::Postgres => {}
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
         let cache = resolve::Cache::new(&settings);
-        Ok(Directory {
-            pool,
-            dialect,
-            settings: Arc::new(settings),
-            cache,
-            actor: Arc::from("system"),
-            retries: Arc::default(),
-        })
+        Ok(Directory { db, settings: Arc::new(settings), cache, actor: Arc::from("system") })
     }
 
     /// Applies the migrations this binary carries that the database lacks.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = match self.dialect {
+        let migrator = match self.db.dialect {
             Dialect::Sqlite => sqlx::migrate!("migrations/sqlite"),
             Dialect::Postgres => sqlx::migrate!("migrations/postgres"),
             Dialect::Mysql => sqlx::migrate!("migrations/mysql"),
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(&self.db.pool).await?;
         Ok(())
     }
 
@@ -170,11 +114,11 @@ impl Directory {
     /// conflicted (on Galera: certification failures), since this handle
     /// was opened.
     pub fn conflict_retries(&self) -> u64 {
-        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+        self.db.conflict_retries()
     }
 
     pub fn dialect(&self) -> Dialect {
-        self.dialect
+        self.db.dialect
     }
 
     pub fn settings(&self) -> &Settings {
@@ -188,41 +132,6 @@ impl Directory {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
-/// Hides the password in a database URL before it reaches a message.
-pub fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((creds, host)) = rest.rsplit_once('@')
-        && let Some((user, _)) = creds.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
-    }
-    url.to_string()
-}
-
-fn create_sqlite_parent(url: &str) -> Result<()> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    if let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::Invalid(format!("cannot create directory {}: {e}", parent.display())))?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://atoll:s3cret@db/atoll"), "postgres://atoll:***@db/atoll");
-        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+        self.db.pool.close().await;
     }
 }

@@ -11,7 +11,8 @@ use crate::{Directory, Error, MailingList, Member, Result};
 
 async fn list_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
     let q = sqlx::query(
-        dir.dialect
+        dir.db
+            .dialect
             .sql("SELECT l.id FROM lists l JOIN domains d ON d.id = l.domain_id WHERE d.name = ? AND l.localpart = ?"),
     )
     .bind(&addr.domain)
@@ -31,7 +32,7 @@ impl Directory {
             if let Some(what) = address_user(conn, self, did, &addr.local).await? {
                 return Err(Error::AddressTaken(addr.to_string(), what));
             }
-            let inserted = sqlx::query(self.dialect.sql(
+            let inserted = sqlx::query(self.db.dialect.sql(
                 "INSERT INTO lists (domain_id, localpart, policy, description, created_at) VALUES (?, ?, ?, ?, ?)",
             ))
             .bind(did)
@@ -55,11 +56,11 @@ impl Directory {
         let addr = Address::parse(address)?;
         write_tx!(self, |conn| {
             let id = list_id(conn, self, &addr).await?;
-            sqlx::query(self.dialect.sql("DELETE FROM list_members WHERE list_id = ?"))
+            sqlx::query(self.db.dialect.sql("DELETE FROM list_members WHERE list_id = ?"))
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query(self.dialect.sql("DELETE FROM lists WHERE id = ?")).bind(id).execute(&mut *conn).await?;
+            sqlx::query(self.db.dialect.sql("DELETE FROM lists WHERE id = ?")).bind(id).execute(&mut *conn).await?;
             record(conn, self, "list.remove", &addr.to_string(), "").await
         })
     }
@@ -70,7 +71,9 @@ impl Directory {
         write_tx!(self, |conn| {
             let id = list_id(conn, self, &l).await?;
             let inserted = sqlx::query(
-                self.dialect.sql("INSERT INTO list_members (list_id, address, digest, created_at) VALUES (?, ?, ?, ?)"),
+                self.db
+                    .dialect
+                    .sql("INSERT INTO list_members (list_id, address, digest, created_at) VALUES (?, ?, ?, ?)"),
             )
             .bind(id)
             .bind(m.to_string())
@@ -91,7 +94,7 @@ impl Directory {
         let m = Address::parse(member)?;
         write_tx!(self, |conn| {
             let id = list_id(conn, self, &l).await?;
-            let done = sqlx::query(self.dialect.sql("DELETE FROM list_members WHERE list_id = ? AND address = ?"))
+            let done = sqlx::query(self.db.dialect.sql("DELETE FROM list_members WHERE list_id = ? AND address = ?"))
                 .bind(id)
                 .bind(m.to_string())
                 .execute(&mut *conn)
@@ -105,10 +108,10 @@ impl Directory {
 
     pub async fn list_members(&self, list: &str) -> Result<Vec<Member>> {
         let l = Address::parse(list)?;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool.acquire().await?;
         let id = list_id(&mut conn, self, &l).await?;
         let rows = sqlx::query(
-            self.dialect.sql("SELECT address, digest FROM list_members WHERE list_id = ? ORDER BY address"),
+            self.db.dialect.sql("SELECT address, digest FROM list_members WHERE list_id = ? ORDER BY address"),
         )
         .bind(id)
         .fetch_all(&mut *conn)
@@ -127,7 +130,7 @@ impl Directory {
                     FROM lists l JOIN domains d ON d.id = l.domain_id";
         let d = domain_filter(domain)?;
         let q = format!("{base} WHERE (? = '' OR d.name = ?) ORDER BY d.name, l.localpart");
-        let rows = sqlx::query(self.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(self.db.dialect.sql_owned(q)).bind(&d).bind(&d).fetch_all(&self.db.pool).await?;
         rows.iter()
             .map(|r| {
                 let local: String = r.try_get(1)?;

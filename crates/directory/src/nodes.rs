@@ -13,7 +13,7 @@ fn split(s: &str) -> Vec<String> {
 }
 
 async fn node_id(conn: &mut AnyConnection, dir: &Directory, name: &str) -> Result<Option<i64>> {
-    Ok(fetch_id(sqlx::query(dir.dialect.sql("SELECT id FROM nodes WHERE name = ?")).bind(name), conn).await?)
+    Ok(fetch_id(sqlx::query(dir.db.dialect.sql("SELECT id FROM nodes WHERE name = ?")).bind(name), conn).await?)
 }
 
 impl Directory {
@@ -33,20 +33,20 @@ impl Directory {
             let t = now();
             let id = match node_id(conn, self, name).await? {
                 Some(id) => {
-                    sqlx::query(self.dialect.sql(
+                    sqlx::query(self.db.dialect.sql(
                         "UPDATE nodes SET roles = ?, addresses = ?, version = ?, started_at = ?, heartbeat_at = ? WHERE id = ?",
                     ))
                     .bind(&roles).bind(&addresses).bind(version).bind(t).bind(t).bind(id)
                     .execute(&mut *conn)
                     .await?;
-                    sqlx::query(self.dialect.sql("DELETE FROM node_islands WHERE node_id = ?"))
+                    sqlx::query(self.db.dialect.sql("DELETE FROM node_islands WHERE node_id = ?"))
                         .bind(id)
                         .execute(&mut *conn)
                         .await?;
                     id
                 }
                 None => {
-                    sqlx::query(self.dialect.sql(
+                    sqlx::query(self.db.dialect.sql(
                         "INSERT INTO nodes (name, roles, addresses, version, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)",
                     ))
                     .bind(name).bind(&roles).bind(&addresses).bind(version).bind(t).bind(t)
@@ -59,7 +59,7 @@ impl Directory {
             };
             for island in islands {
                 let (iid, _) = island_by_name(conn, self, island).await?;
-                sqlx::query(self.dialect.sql("INSERT INTO node_islands (node_id, island_id) VALUES (?, ?)"))
+                sqlx::query(self.db.dialect.sql("INSERT INTO node_islands (node_id, island_id) VALUES (?, ?)"))
                     .bind(id)
                     .bind(iid)
                     .execute(&mut *conn)
@@ -72,21 +72,21 @@ impl Directory {
     /// Tells the directory that node `name` is alive. Not audited: it
     /// happens every few seconds and changes nothing an operator made.
     pub async fn heartbeat(&self, name: &str) -> Result<()> {
-        sqlx::query(self.dialect.sql("UPDATE nodes SET heartbeat_at = ? WHERE name = ?"))
+        sqlx::query(self.db.dialect.sql("UPDATE nodes SET heartbeat_at = ? WHERE name = ?"))
             .bind(now())
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         Ok(())
     }
 
     pub async fn list_nodes(&self) -> Result<Vec<Node>> {
-        let rows = sqlx::query(self.dialect.sql(
+        let rows = sqlx::query(self.db.dialect.sql(
             "SELECT n.name, n.roles, n.addresses, n.version, n.started_at, n.heartbeat_at, i.name \
              FROM nodes n LEFT JOIN node_islands ni ON ni.node_id = n.id LEFT JOIN islands i ON i.id = ni.island_id \
              ORDER BY n.name, i.name",
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         let mut out: Vec<Node> = Vec::new();
         for r in &rows {

@@ -17,12 +17,12 @@ impl Directory {
         }
         write_tx!(self, |conn| {
             let id = account_id(conn, self, &acc).await?;
-            sqlx::query(self.dialect.sql("DELETE FROM preferences WHERE account_id = ? AND name = ?"))
+            sqlx::query(self.db.dialect.sql("DELETE FROM preferences WHERE account_id = ? AND name = ?"))
                 .bind(id)
                 .bind(name)
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query(self.dialect.sql("INSERT INTO preferences (account_id, name, value) VALUES (?, ?, ?)"))
+            sqlx::query(self.db.dialect.sql("INSERT INTO preferences (account_id, name, value) VALUES (?, ?, ?)"))
                 .bind(id)
                 .bind(name)
                 .bind(value)
@@ -34,13 +34,13 @@ impl Directory {
 
     pub async fn preferences(&self, account: &str) -> Result<Vec<(String, String)>> {
         let acc = Address::parse(account)?;
-        let rows = sqlx::query(self.dialect.sql(
+        let rows = sqlx::query(self.db.dialect.sql(
             "SELECT p.name, p.value FROM preferences p JOIN accounts a ON a.id = p.account_id \
              JOIN domains d ON d.id = a.domain_id WHERE d.name = ? AND a.localpart = ? ORDER BY p.name",
         ))
         .bind(&acc.domain)
         .bind(&acc.local)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }

@@ -118,7 +118,7 @@ async fn lookup(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Re
     let d = addr.domain.as_str();
     // Accounts, forwards, aliases and lists each take (domain, local, base);
     // the domain check takes the domain.
-    let mut query = sqlx::query(dir.dialect.sql(LOOKUP));
+    let mut query = sqlx::query(dir.db.dialect.sql(LOOKUP));
     for _ in 0..4 {
         query = query.bind(d).bind(local).bind(base);
     }
@@ -279,7 +279,7 @@ impl Directory {
         {
             return Ok(hit);
         }
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool.acquire().await?;
         let r = Arc::new(resolve_in(&mut conn, self, &addr).await?);
         if let Some(cache) = &self.cache.0 {
             cache.insert(key, r.clone());
@@ -290,7 +290,7 @@ impl Directory {
     /// Resolves without the cache: always the directory's current answer.
     pub async fn resolve_uncached(&self, address: &str) -> Result<Resolution> {
         let addr = Address::parse(address)?;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool.acquire().await?;
         resolve_in(&mut conn, self, &addr).await
     }
 }

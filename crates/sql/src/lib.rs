@@ -1,0 +1,342 @@
+//! The little that differs between SQLite, PostgreSQL and MySQL/MariaDB when
+//! the same SQL is sent through sqlx's `Any` driver, shared by the directory
+//! and the island stores (the only crates that hold SQL). Schema and queries
+//! stay in those crates; this is plumbing: connecting with the right session
+//! settings, placeholders, and write transactions that survive conflicts.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use sqlx::AssertSqlSafe;
+
+/// Which engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Dialect {
+    pub fn of_url(url: &str) -> Option<Dialect> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Dialect::Sqlite),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::Mysql),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::Mysql => "mysql",
+        }
+    }
+
+    /// Queries are written once with `?` placeholders; PostgreSQL wants
+    /// `$1, $2, …` and the `Any` driver passes SQL through unchanged.
+    pub fn sql(self, query: &'static str) -> AssertSqlSafe<Cow<'static, str>> {
+        match self {
+            Dialect::Postgres => AssertSqlSafe(Cow::Owned(numbered_placeholders(query))),
+            _ => AssertSqlSafe(Cow::Borrowed(query)),
+        }
+    }
+
+    /// Same as [`Dialect::sql`] for a query assembled at run time (a
+    /// multi-row INSERT). Only ever called with text built from constants.
+    pub fn sql_owned(self, query: String) -> AssertSqlSafe<Cow<'static, str>> {
+        match self {
+            Dialect::Postgres => AssertSqlSafe(Cow::Owned(numbered_placeholders(&query))),
+            _ => AssertSqlSafe(Cow::Owned(query)),
+        }
+    }
+
+    /// How a write transaction starts. SQLite must take the write lock at
+    /// BEGIN: a deferred transaction that reads and then writes can fail
+    /// with SQLITE_BUSY without waiting when another writer got there first.
+    pub fn begin_write(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            _ => "BEGIN",
+        }
+    }
+}
+
+/// Rewrites `?` to `$n`, leaving string literals and quoted names alone.
+fn numbered_placeholders(query: &str) -> String {
+    let mut out = String::with_capacity(query.len() + 16);
+    let mut n = 0;
+    let mut quote: Option<char> = None;
+    for c in query.chars() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some(c);
+                    out.push(c);
+                }
+                '?' => {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+                _ => out.push(c),
+            },
+        }
+    }
+    out
+}
+
+/// Runs a query whose first column is an id; None when no row matched.
+pub async fn fetch_id<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Option<i64>, sqlx::Error> {
+    use sqlx::Row;
+    match query.fetch_optional(conn).await? {
+        Some(row) => Ok(Some(row.try_get(0)?)),
+        None => Ok(None),
+    }
+}
+
+/// Errors after which the same transaction may succeed if run again.
+pub fn retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            // 1213 ER_LOCK_DEADLOCK (Galera certification failure at COMMIT),
+            // 1205 lock wait timeout, 40001/40P01 PostgreSQL serialization and
+            // deadlock, 5/517/261 SQLite BUSY variants.
+            matches!(code, "1213" | "1205" | "40001" | "40P01" | "5" | "261" | "517")
+                || db.message().contains("database is locked")
+                || db.message().contains("Deadlock found")
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+/// A unique constraint refused the row.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || matches!(db.code().as_deref(), Some("23505" | "1062" | "2067" | "1555"))
+        }
+        _ => false,
+    }
+}
+
+/// Wait before retrying attempt `n` (1-based); short and jittered so that two
+/// writers that collided do not collide again in lockstep.
+pub fn backoff(n: u32) -> Duration {
+    let base = 5u64 << n.min(6);
+    let jitter = (std::process::id() as u64 ^ nanos()) % base.max(1);
+    Duration::from_millis(base + jitter)
+}
+
+fn nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
+}
+
+/// Seconds since the epoch: the only time format the schema uses.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A pool on one engine, and how many write transactions had to be run
+/// again after a conflict with another writer.
+#[derive(Clone)]
+pub struct Db {
+    pub pool: sqlx::AnyPool,
+    pub dialect: Dialect,
+    retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Db {
+    /// Connects with the session settings every engine needs here. A SQLite
+    /// file's folder is created; `mariadb://` is read as `mysql://`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
+        use std::str::FromStr;
+
+        use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+        use sqlx::{ConnectOptions, Executor};
+
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(url).ok_or_else(|| {
+            sqlx::Error::Configuration(
+                format!("unsupported database URL {:?} (expected sqlite://, postgres:// or mysql://)", redact(url))
+                    .into(),
+            )
+        })?;
+        let url = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => format!("mysql://{rest}"),
+            _ => url.to_string(),
+        };
+        if dialect == Dialect::Sqlite {
+            create_sqlite_parent(&url)?;
+        }
+        let options = AnyConnectOptions::from_str(&url)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    match dialect {
+                        // WAL lets readers run beside the one writer; FULL
+                        // makes a committed change survive a power cut.
+                        Dialect::Sqlite => {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = FULL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        }
+                        Dialect::Mysql => {
+                            conn.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin").await?;
+                            // On Galera, reads must see writes made through
+                            // another node (causal reads); harmless elsewhere.
+                            let _ = conn.execute("SET SESSION wsrep_sync_wait = 1").await;
+                        }
+                        Dialect::Postgres => {}
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db { pool, dialect, retries: Default::default() })
+    }
+
+    /// See [`Dialect::sql`].
+    pub fn sql(&self, query: &'static str) -> AssertSqlSafe<Cow<'static, str>> {
+        self.dialect.sql(query)
+    }
+
+    /// Write transactions run again after a conflict, since connecting.
+    pub fn conflict_retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[doc(hidden)]
+    pub fn note_retry(&self) {
+        self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Hides the password in a database URL before it reaches a message.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.rsplit_once('@')
+        && let Some((user, _)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+fn create_sqlite_parent(url: &str) -> Result<(), sqlx::Error> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            sqlx::Error::Configuration(format!("cannot create directory {}: {e}", parent.display()).into())
+        })?;
+    }
+    Ok(())
+}
+
+/// Errors a write transaction's body returns: they must carry sqlx errors and
+/// say whether running the transaction again may succeed.
+pub trait TxError: From<sqlx::Error> {
+    fn is_retryable(&self) -> bool;
+}
+
+/// Runs `$body` in a write transaction on `$db` (a [`Db`]) with
+/// `$conn: &mut AnyConnection`, running it again when the engine reports a
+/// conflict another writer caused, and committing on success. `$body`
+/// returns `Result<T, $err>`; an error rolls back.
+#[macro_export]
+macro_rules! write_tx {
+    ($db:expr, $err:ty, |$conn:ident| $body:block) => {{
+        let db: &$crate::Db = &$db;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut tx = match db.pool.begin_with(db.dialect.begin_write()).await {
+                Ok(tx) => tx,
+                Err(e) if $crate::retryable(&e) && attempt < 10 => {
+                    db.note_retry();
+                    tokio::time::sleep($crate::backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => break Err(<$err>::from(e)),
+            };
+            let result: Result<_, $err> = async {
+                let $conn: &mut sqlx::AnyConnection = &mut *tx;
+                $body
+            }
+            .await;
+            match result {
+                Ok(value) => match tx.commit().await {
+                    Ok(()) => break Ok(value),
+                    Err(e) if $crate::retryable(&e) && attempt < 10 => {
+                        db.note_retry();
+                        tokio::time::sleep($crate::backoff(attempt)).await;
+                    }
+                    Err(e) => break Err(<$err>::from(e)),
+                },
+                Err(e) if $crate::TxError::is_retryable(&e) && attempt < 10 => {
+                    db.note_retry();
+                    drop(tx);
+                    tokio::time::sleep($crate::backoff(attempt)).await;
+                }
+                Err(e) => break Err(e),
+            }
+        }
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://atoll:s3cret@db/atoll"), "postgres://atoll:***@db/atoll");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn placeholders_are_numbered_outside_literals() {
+        assert_eq!(
+            numbered_placeholders("SELECT '?' , a FROM t WHERE b = ? AND c IN (?, ?, '')"),
+            "SELECT '?' , a FROM t WHERE b = $1 AND c IN ($2, $3, '')"
+        );
+        assert_eq!(Dialect::Sqlite.sql("a = ?").0, "a = ?");
+        assert_eq!(Dialect::Postgres.sql("a = ? and b = ?").0, "a = $1 and b = $2");
+    }
+
+    #[test]
+    fn dialect_from_url() {
+        assert_eq!(Dialect::of_url("sqlite://x.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_url("postgresql://h/db"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::of_url("mariadb://h/db"), Some(Dialect::Mysql));
+        assert_eq!(Dialect::of_url("ldap://h"), None);
+    }
+}
