@@ -7,7 +7,7 @@ use std::sync::Arc;
 use atoll_directory::{Destination, Error, NewAccount, PasswordInput, Resolution, Settings, state};
 use common::{Engine, open, open_with};
 
-engine_tests!(
+atoll_testkit::engine_tests!(
     domains,
     accounts,
     account_placement,

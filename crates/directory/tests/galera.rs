@@ -6,48 +6,22 @@
 //! ATOLL_TEST_GALERA_URLS; in CI a missing cluster fails the test.
 
 use atoll_directory::{Directory, Error, NewAccount, Settings};
-use sqlx::{AnyConnection, Connection, Executor};
-
-fn node_urls() -> Option<Vec<String>> {
-    let urls: Vec<String> =
-        std::env::var("ATOLL_TEST_GALERA_URLS").unwrap_or_default().split_whitespace().map(str::to_string).collect();
-    if urls.len() >= 2 {
-        return Some(urls);
-    }
-    if std::env::var("ATOLL_TEST_REQUIRE_ENGINES").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| v == "true")
-    {
-        panic!("ATOLL_TEST_GALERA_URLS does not name the cluster's nodes (scripts/test starts it with scripts/db)");
-    }
-    eprintln!("skipping: ATOLL_TEST_GALERA_URLS is not set (run the suite with scripts/test)");
-    None
-}
 
 /// A fresh database on the cluster and one directory handle per node.
 async fn cluster() -> Option<Vec<Directory>> {
-    let urls = node_urls()?;
-    sqlx::any::install_default_drivers();
-    let name = format!("atoll_g{}_{}", std::process::id(), rand_suffix());
-    let mut admin = AnyConnection::connect(&urls[0]).await.expect("connect to node 1");
-    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");
-    let _ = admin.close().await;
+    let urls = atoll_testkit::galera_database().await?;
     let settings = Settings { cache_capacity: 0, ..Settings::default() };
     let mut dirs = Vec::new();
     for (i, url) in urls.iter().enumerate() {
-        let url = format!("{}/{name}", url.rsplit_once('/').expect("URL has a database").0);
         let dir = if i == 0 {
-            Directory::open(&url, settings.clone()).await
+            Directory::open(url, settings.clone()).await
         } else {
-            Directory::connect(&url, settings.clone()).await
+            Directory::connect(url, settings.clone()).await
         };
         dirs.push(dir.unwrap_or_else(|e| panic!("node {}: {e}", i + 1)).as_actor(&format!("node{}", i + 1)));
     }
     dirs[0].ensure_island("default", "").await.unwrap();
     Some(dirs)
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
