@@ -55,6 +55,16 @@ impl Dialect {
         }
     }
 
+    /// `expr` as a 64-bit integer. SUM() over integers is DECIMAL on MySQL
+    /// and NUMERIC on PostgreSQL, types the `Any` driver cannot decode.
+    pub fn cast_int(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("CAST({expr} AS INTEGER)"),
+            Dialect::Postgres => format!("CAST({expr} AS BIGINT)"),
+            Dialect::Mysql => format!("CAST({expr} AS SIGNED)"),
+        }
+    }
+
     /// How a write transaction starts. SQLite must take the write lock at
     /// BEGIN: a deferred transaction that reads and then writes can fail
     /// with SQLITE_BUSY without waiting when another writer got there first.
@@ -223,6 +233,11 @@ impl Db {
         self.dialect.sql(query)
     }
 
+    /// See [`Dialect::sql_owned`].
+    pub fn sql_owned(&self, query: String) -> AssertSqlSafe<Cow<'static, str>> {
+        self.dialect.sql_owned(query)
+    }
+
     /// Write transactions run again after a conflict, since connecting.
     pub fn conflict_retries(&self) -> u64 {
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
@@ -330,6 +345,12 @@ mod tests {
         );
         assert_eq!(Dialect::Sqlite.sql("a = ?").0, "a = ?");
         assert_eq!(Dialect::Postgres.sql("a = ? and b = ?").0, "a = $1 and b = $2");
+    }
+
+    #[test]
+    fn integer_casts() {
+        assert_eq!(Dialect::Mysql.cast_int("SUM(x)"), "CAST(SUM(x) AS SIGNED)");
+        assert_eq!(Dialect::Postgres.cast_int("SUM(x)"), "CAST(SUM(x) AS BIGINT)");
     }
 
     #[test]

@@ -1,0 +1,351 @@
+//! The island's content-addressed blob store: one file per distinct message
+//! body, named by its SHA-256, so a body delivered to many accounts of an
+//! island is stored once.
+//!
+//! Durability is the point: a delivery is acknowledged only after its blob
+//! is on stable storage. A blob is written to `tmp/`, fsync'ed, renamed to
+//! `ab/cd/<hex>` and the directory fsync'ed, so a crash at any moment leaves
+//! either no blob or a whole one, never a torn file under its final name.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 of a blob's content.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct BlobId(pub [u8; 32]);
+
+impl BlobId {
+    pub fn of(content: &[u8]) -> BlobId {
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&Sha256::digest(content));
+        BlobId(id)
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Lowercase or uppercase hex, exactly 64 digits.
+    pub fn from_hex(s: &str) -> Option<BlobId> {
+        if s.len() != 64 || !s.is_ascii() {
+            return None;
+        }
+        let mut id = [0u8; 32];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(BlobId(id))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<BlobId> {
+        <[u8; 32]>::try_from(b).ok().map(BlobId)
+    }
+}
+
+impl std::fmt::Display for BlobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("{op} {}: {source}", path.display())]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("blob {0} is missing")]
+    Missing(BlobId),
+    #[error("blob {id} at {} does not match its hash", path.display())]
+    Corrupt { id: BlobId, path: PathBuf },
+}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> BlobError + 'a {
+    move |source| BlobError::Io { op, path: path.to_path_buf(), source }
+}
+
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl BlobStore {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<BlobStore, BlobError> {
+        let root = root.into();
+        for dir in [root.clone(), root.join("tmp")] {
+            fs::DirBuilder::new().recursive(true).mode(0o750).create(&dir).map_err(io("create", &dir))?;
+        }
+        Ok(BlobStore { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, id: BlobId) -> PathBuf {
+        let hex = id.to_hex();
+        self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+    }
+
+    /// Stores `content` durably and returns its id. An existing blob is not
+    /// written again: it was made durable when it was first stored.
+    pub async fn put(&self, content: Vec<u8>) -> Result<BlobId, BlobError> {
+        Ok(self.put_many(vec![content]).await?.remove(0))
+    }
+
+    /// Stores several blobs with one pass of directory fsyncs (group
+    /// commit); ids come back in input order.
+    pub async fn put_many(&self, contents: Vec<Vec<u8>>) -> Result<Vec<BlobId>, BlobError> {
+        let store = self.clone();
+        blocking(move || store.put_many_blocking(contents)).await
+    }
+
+    fn put_many_blocking(&self, contents: Vec<Vec<u8>>) -> Result<Vec<BlobId>, BlobError> {
+        let ids: Vec<BlobId> = contents.iter().map(|c| BlobId::of(c)).collect();
+        // 1. Every new blob's bytes reach the disk under a temporary name.
+        let mut pending: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for (content, id) in contents.iter().zip(&ids) {
+            let target = self.path(*id);
+            if target.exists() || pending.iter().any(|(_, t)| *t == target) {
+                continue;
+            }
+            let tmp = self.write_tmp(content)?;
+            pending.push((tmp, target));
+        }
+        // 2. Renames make them visible whole; 3. the directories' entries are
+        // made durable, each directory once.
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for (tmp, target) in &pending {
+            let dir = target.parent().unwrap_or(&self.root).to_path_buf();
+            if !dir.exists() {
+                fs::DirBuilder::new().recursive(true).mode(0o750).create(&dir).map_err(io("create", &dir))?;
+                // The new directories' own entries must survive too.
+                for parent in [dir.parent(), dir.parent().and_then(Path::parent)].into_iter().flatten() {
+                    if !dirs.iter().any(|d| d == parent) {
+                        dirs.push(parent.to_path_buf());
+                    }
+                }
+            }
+            // Replacing an identical file that another writer put there in
+            // the meantime is harmless: rename is atomic.
+            fs::rename(tmp, target).map_err(io("rename into", target))?;
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        for dir in &dirs {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io("fsync directory", dir))?;
+        }
+        Ok(ids)
+    }
+
+    fn write_tmp(&self, content: &[u8]) -> Result<PathBuf, BlobError> {
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let name = format!("{}.{}.{nanos}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed));
+        let tmp = self.root.join("tmp").join(name);
+        let mut f =
+            OpenOptions::new().write(true).create_new(true).mode(0o640).open(&tmp).map_err(io("create", &tmp))?;
+        f.write_all(content).map_err(io("write", &tmp))?;
+        f.sync_all().map_err(io("fsync", &tmp))?;
+        Ok(tmp)
+    }
+
+    pub async fn get(&self, id: BlobId) -> Result<Vec<u8>, BlobError> {
+        let path = self.path(id);
+        blocking(move || match File::open(&path) {
+            Ok(mut f) => {
+                let mut buf = Vec::new();
+                f.read_to_end(&mut buf).map_err(io("read", &path))?;
+                Ok(buf)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing(id)),
+            Err(e) => Err(io("open", &path)(e)),
+        })
+        .await
+    }
+
+    /// Reads a blob and checks it against its name (a scrub).
+    pub async fn verify(&self, id: BlobId) -> Result<(), BlobError> {
+        let content = self.get(id).await?;
+        if BlobId::of(&content) == id { Ok(()) } else { Err(BlobError::Corrupt { id, path: self.path(id) }) }
+    }
+
+    pub async fn exists(&self, id: BlobId) -> Result<bool, BlobError> {
+        let path = self.path(id);
+        blocking(move || path.try_exists().map_err(io("stat", &path))).await
+    }
+
+    /// Removes a blob no message refers to; a missing one is not an error.
+    pub async fn remove(&self, id: BlobId) -> Result<(), BlobError> {
+        let path = self.path(id);
+        blocking(move || {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io("remove", &path)(e)),
+            }
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            File::open(&dir).and_then(|d| d.sync_all()).map_err(io("fsync directory", &dir))
+        })
+        .await
+    }
+
+    /// Removes files left in tmp/ by a crash between write and rename, when
+    /// older than `age`; returns how many.
+    pub async fn clean_tmp(&self, age: Duration) -> Result<usize, BlobError> {
+        let tmp = self.root.join("tmp");
+        blocking(move || {
+            let mut removed = 0;
+            for entry in fs::read_dir(&tmp).map_err(io("read directory", &tmp))? {
+                let path = entry.map_err(io("read directory", &tmp))?.path();
+                let modified = fs::metadata(&path).and_then(|m| m.modified()).map_err(io("stat", &path))?;
+                if modified.elapsed().unwrap_or_default() > age {
+                    fs::remove_file(&path).map_err(io("remove", &path))?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+/// File work runs on tokio's blocking pool, off the protocol tasks.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(BlobError::Io { op: "run", path: PathBuf::new(), source: std::io::Error::other(e) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let t = tempfile::tempdir().unwrap();
+        let s = BlobStore::open(t.path().join("blobs")).unwrap();
+        (t, s)
+    }
+
+    #[test]
+    fn ids() {
+        let id = BlobId::of(b"abc");
+        assert_eq!(id.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(BlobId::from_hex(&id.to_hex()), Some(id));
+        assert_eq!(BlobId::from_hex(&id.to_hex().to_uppercase()), Some(id));
+        assert_eq!(BlobId::from_hex("abc"), None);
+        assert_eq!(BlobId::from_hex(&"g".repeat(64)), None);
+        assert_eq!(BlobId::from_bytes(id.as_bytes()), Some(id));
+        assert_eq!(BlobId::from_bytes(&[1, 2]), None);
+    }
+
+    #[tokio::test]
+    async fn round_trip_and_layout() {
+        let (_t, s) = store();
+        let id = s.put(b"hello".to_vec()).await.unwrap();
+        let hex = id.to_hex();
+        assert_eq!(s.path(id), s.root().join(&hex[..2]).join(&hex[2..4]).join(&hex));
+        assert_eq!(s.get(id).await.unwrap(), b"hello");
+        assert!(s.exists(id).await.unwrap());
+        s.verify(id).await.unwrap();
+        assert_eq!(fs::read_dir(s.root().join("tmp")).unwrap().count(), 0, "no temporary file left");
+    }
+
+    #[tokio::test]
+    async fn same_content_is_written_once() {
+        let (_t, s) = store();
+        let id = s.put(b"same".to_vec()).await.unwrap();
+        let before = fs::metadata(s.path(id)).unwrap();
+        assert_eq!(s.put(b"same".to_vec()).await.unwrap(), id);
+        let after = fs::metadata(s.path(id)).unwrap();
+        assert_eq!((before.ino(), before.mtime_nsec()), (after.ino(), after.mtime_nsec()));
+    }
+
+    #[tokio::test]
+    async fn concurrent_puts() {
+        let (_t, s) = store();
+        let mut tasks = Vec::new();
+        for n in 0..16 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let same = s.put(b"shared body".to_vec()).await.unwrap();
+                let own = s.put(format!("body {n}").into_bytes()).await.unwrap();
+                (same, own)
+            }));
+        }
+        let mut own = std::collections::HashSet::new();
+        for t in tasks {
+            let (same, o) = t.await.unwrap();
+            assert_eq!(s.get(same).await.unwrap(), b"shared body");
+            own.insert(o);
+        }
+        assert_eq!(own.len(), 16);
+        for id in own {
+            s.verify(id).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn put_many_in_order() {
+        let (_t, s) = store();
+        let ids = s.put_many(vec![b"a".to_vec(), b"b".to_vec(), b"a".to_vec()]).await.unwrap();
+        assert_eq!(ids, [BlobId::of(b"a"), BlobId::of(b"b"), BlobId::of(b"a")]);
+        for id in ids {
+            assert!(s.exists(id).await.unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_corrupt_and_remove() {
+        let (_t, s) = store();
+        assert!(matches!(s.get(BlobId::of(b"nope")).await, Err(BlobError::Missing(_))));
+        let id = s.put(b"precious".to_vec()).await.unwrap();
+        fs::write(s.path(id), b"tampered").unwrap();
+        assert!(matches!(s.verify(id).await, Err(BlobError::Corrupt { .. })));
+        s.remove(id).await.unwrap();
+        assert!(!s.exists(id).await.unwrap());
+        s.remove(id).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn clean_tmp_removes_only_old_leftovers() {
+        let (_t, s) = store();
+        let old = s.root().join("tmp").join("old");
+        let new = s.root().join("tmp").join("new");
+        fs::write(&old, b"x").unwrap();
+        fs::write(&new, b"y").unwrap();
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(7200))
+            .unwrap();
+        assert_eq!(s.clean_tmp(Duration::from_secs(3600)).await.unwrap(), 1);
+        assert!(!old.exists() && new.exists());
+    }
+
+    #[test]
+    fn unusable_root_is_a_clear_error() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("a-file");
+        fs::write(&file, b"").unwrap();
+        let err = BlobStore::open(file.join("blobs")).unwrap_err();
+        assert!(err.to_string().contains("a-file"), "{err}");
+    }
+}

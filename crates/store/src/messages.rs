@@ -1,0 +1,456 @@
+//! Messages in mailboxes: delivery and APPEND, flags, EXPUNGE, COPY/MOVE,
+//! and the changes since a mod-sequence (CONDSTORE/QRESYNC, RFC 7162).
+//!
+//! Every change takes its UIDs and its mod-sequence from the mailbox row
+//! inside the change's own transaction, so several store nodes serving one
+//! island never hand out the same UID twice.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::blob::BlobId;
+use crate::flags::Flags;
+use crate::mailboxes::{Mailbox, find};
+use crate::{Error, Island, Result};
+use atoll_sql::{Dialect, now, write_tx};
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub raw: Vec<u8>,
+    pub flags: Flags,
+    /// INTERNALDATE; now when not given.
+    pub internal_date: Option<i64>,
+}
+
+/// Where a stored message landed (APPENDUID, RFC 4315).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stored {
+    pub mailbox_id: i64,
+    pub uidvalidity: i64,
+    pub uid: i64,
+    pub modseq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub uid: i64,
+    pub flags: Flags,
+    pub internal_date: i64,
+    pub save_date: i64,
+    pub size: i64,
+    pub modseq: i64,
+    pub blob: BlobId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// What changed in a mailbox after a mod-sequence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub changed: Vec<Message>,
+    /// UIDs expunged since then (QRESYNC VANISHED).
+    pub vanished: Vec<i64>,
+    pub highestmodseq: i64,
+}
+
+const MSG_COLUMNS: &str = "uid, flags, keywords, internal_date, save_date, size, modseq, body FROM messages";
+
+fn message_from_row(r: &AnyRow) -> Result<Message> {
+    let keywords: String = r.try_get(2)?;
+    let blob: Vec<u8> = r.try_get(7)?;
+    Ok(Message {
+        uid: r.try_get(0)?,
+        flags: Flags::from_stored(r.try_get(1)?, &keywords),
+        internal_date: r.try_get(3)?,
+        save_date: r.try_get(4)?,
+        size: r.try_get(5)?,
+        modseq: r.try_get(6)?,
+        blob: BlobId::from_bytes(&blob).ok_or_else(|| Error::Corrupt("blob id is not 32 bytes".into()))?,
+    })
+}
+
+/// Takes `n` UIDs and one new mod-sequence from the mailbox:
+/// (first uid, modseq, uidvalidity).
+async fn allocate(conn: &mut AnyConnection, island: &Island, mailbox_id: i64, n: i64) -> Result<(i64, i64, i64)> {
+    let done = sqlx::query(island.db.sql(
+        "UPDATE mailboxes SET uidnext = uidnext + ?, highestmodseq = highestmodseq + 1 WHERE id = ? AND selectable = 1",
+    ))
+    .bind(n)
+    .bind(mailbox_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotSelectable(format!("#{mailbox_id}")));
+    }
+    let r = sqlx::query(island.db.sql("SELECT uidnext, highestmodseq, uidvalidity FROM mailboxes WHERE id = ?"))
+        .bind(mailbox_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let uidnext: i64 = r.try_get(0)?;
+    Ok((uidnext - n, r.try_get(1)?, r.try_get(2)?))
+}
+
+/// A new mod-sequence for a change that allocates no UID.
+async fn next_modseq(conn: &mut AnyConnection, island: &Island, mailbox_id: i64) -> Result<i64> {
+    allocate(conn, island, mailbox_id, 0).await.map(|(_, m, _)| m)
+}
+
+async fn add_usage(conn: &mut AnyConnection, island: &Island, account: i64, bytes: i64, messages: i64) -> Result<()> {
+    let q = match island.db.dialect {
+        Dialect::Mysql => {
+            "INSERT INTO quota_usage (account_id, bytes, messages) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes), messages = messages + VALUES(messages)"
+        }
+        _ => {
+            "INSERT INTO quota_usage (account_id, bytes, messages) VALUES (?, ?, ?) \
+             ON CONFLICT (account_id) DO UPDATE SET bytes = quota_usage.bytes + excluded.bytes, \
+             messages = quota_usage.messages + excluded.messages"
+        }
+    };
+    sqlx::query(island.db.sql(q)).bind(account).bind(bytes).bind(messages).execute(conn).await?;
+    Ok(())
+}
+
+/// Records a distinct body once.
+async fn upsert_blob(conn: &mut AnyConnection, island: &Island, id: BlobId, size: i64) -> Result<()> {
+    let q = match island.db.dialect {
+        Dialect::Mysql => "INSERT IGNORE INTO blobs (hash, size, created_at) VALUES (?, ?, ?)",
+        _ => "INSERT INTO blobs (hash, size, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+    };
+    sqlx::query(island.db.sql(q)).bind(id.as_bytes().to_vec()).bind(size).bind(now()).execute(conn).await?;
+    Ok(())
+}
+
+async fn select_uids(conn: &mut AnyConnection, island: &Island, mailbox_id: i64, uids: &[i64]) -> Result<Vec<Message>> {
+    let mut out = Vec::with_capacity(uids.len());
+    for chunk in uids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut q = sqlx::query(
+            island.db.sql_owned(format!("SELECT {MSG_COLUMNS} WHERE mailbox_id = ? AND uid IN ({marks}) ORDER BY uid")),
+        )
+        .bind(mailbox_id);
+        for uid in chunk {
+            q = q.bind(*uid);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(message_from_row(&r)?);
+        }
+    }
+    out.sort_by_key(|m| m.uid);
+    Ok(out)
+}
+
+async fn insert_message(
+    conn: &mut AnyConnection,
+    island: &Island,
+    mailbox_id: i64,
+    uid: i64,
+    m: &Message,
+    modseq: i64,
+) -> Result<()> {
+    sqlx::query(island.db.sql(
+        "INSERT INTO messages (mailbox_id, uid, body, flags, keywords, internal_date, save_date, size, modseq) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ))
+    .bind(mailbox_id)
+    .bind(uid)
+    .bind(m.blob.as_bytes().to_vec())
+    .bind(m.flags.system)
+    .bind(m.flags.keywords_text())
+    .bind(m.internal_date)
+    .bind(now())
+    .bind(m.size)
+    .bind(modseq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes messages and records them as expunged at a new mod-sequence.
+async fn expunge_in(conn: &mut AnyConnection, island: &Island, mailbox: &Mailbox, gone: &[Message]) -> Result<()> {
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let modseq = next_modseq(conn, island, mailbox.id).await?;
+    for m in gone {
+        sqlx::query(island.db.sql("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?"))
+            .bind(mailbox.id)
+            .bind(m.uid)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(island.db.sql("INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)"))
+            .bind(mailbox.id)
+            .bind(m.uid)
+            .bind(modseq)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let bytes: i64 = gone.iter().map(|m| m.size).sum();
+    add_usage(conn, island, mailbox.account_id, -bytes, -(gone.len() as i64)).await
+}
+
+/// Removes every message of a mailbox that is being deleted.
+pub(crate) async fn remove_all(conn: &mut AnyConnection, island: &Island, mailbox: &Mailbox) -> Result<()> {
+    let q = format!(
+        "SELECT COUNT(*), {} FROM messages WHERE mailbox_id = ?",
+        island.db.dialect.cast_int("COALESCE(SUM(size), 0)")
+    );
+    let r = sqlx::query(island.db.sql_owned(q)).bind(mailbox.id).fetch_one(&mut *conn).await?;
+    let n: i64 = r.try_get(0)?;
+    let bytes: i64 = r.try_get(1)?;
+    sqlx::query(island.db.sql("DELETE FROM messages WHERE mailbox_id = ?"))
+        .bind(mailbox.id)
+        .execute(&mut *conn)
+        .await?;
+    if n > 0 {
+        add_usage(conn, island, mailbox.account_id, -bytes, -n).await?;
+    }
+    Ok(())
+}
+
+/// RENAME INBOX: every message moves, keeping its UID, to `target` (new and
+/// empty); INBOX keeps its UIDVALIDITY and UIDNEXT, so no UID is reused, and
+/// records the moved UIDs as expunged for QRESYNC clients.
+pub(crate) async fn move_all(
+    conn: &mut AnyConnection,
+    island: &Island,
+    inbox: &Mailbox,
+    target: &Mailbox,
+) -> Result<()> {
+    let uids: Vec<i64> = sqlx::query(island.db.sql("SELECT uid FROM messages WHERE mailbox_id = ?"))
+        .bind(inbox.id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let modseq = next_modseq(conn, island, inbox.id).await?;
+    sqlx::query(island.db.sql("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?"))
+        .bind(inbox.uidnext.max(1))
+        .bind(modseq)
+        .bind(target.id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(island.db.sql("UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?"))
+        .bind(target.id)
+        .bind(inbox.id)
+        .execute(&mut *conn)
+        .await?;
+    for uid in uids {
+        sqlx::query(island.db.sql("INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)"))
+            .bind(inbox.id)
+            .bind(uid)
+            .bind(modseq)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Island {
+    /// Stores a message in one mailbox (IMAP APPEND). The body is on stable
+    /// storage before the transaction that makes it visible commits.
+    pub async fn append(&self, account: i64, mailbox: &str, msg: NewMessage) -> Result<Stored> {
+        let name = crate::mailboxes::normalise_name(mailbox)?;
+        let size = msg.raw.len() as i64;
+        let id = self.blobs.put(msg.raw).await?;
+        let internal_date = msg.internal_date.unwrap_or_else(now);
+        let stored = write_tx!(self.db, Error, |conn| {
+            let m = find(conn, self, account, &name).await?.ok_or_else(|| Error::NoSuchMailbox(name.clone()))?;
+            upsert_blob(conn, self, id, size).await?;
+            let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
+            let row = Message { uid, flags: msg.flags.clone(), internal_date, save_date: 0, size, modseq, blob: id };
+            insert_message(conn, self, m.id, uid, &row, modseq).await?;
+            add_usage(conn, self, account, size, 1).await?;
+            Ok(Stored { mailbox_id: m.id, uidvalidity, uid, modseq })
+        })?;
+        Ok(stored)
+    }
+
+    /// Delivers one message to the INBOX of several accounts of this island
+    /// (LMTP): the body is stored once and every copy is committed in one
+    /// transaction, so all recipients get it or none do.
+    pub async fn deliver(&self, raw: Vec<u8>, accounts: &[i64]) -> Result<Vec<Stored>> {
+        for a in accounts {
+            self.ensure_defaults(*a).await?;
+        }
+        let size = raw.len() as i64;
+        let id = self.blobs.put(raw).await?;
+        let t = now();
+        write_tx!(self.db, Error, |conn| {
+            upsert_blob(conn, self, id, size).await?;
+            let mut out = Vec::with_capacity(accounts.len());
+            for a in accounts {
+                let m = find(conn, self, *a, "INBOX").await?.ok_or_else(|| Error::NoSuchMailbox("INBOX".into()))?;
+                let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
+                let row =
+                    Message { uid, flags: Flags::default(), internal_date: t, save_date: 0, size, modseq, blob: id };
+                insert_message(conn, self, m.id, uid, &row, modseq).await?;
+                add_usage(conn, self, *a, size, 1).await?;
+                out.push(Stored { mailbox_id: m.id, uidvalidity, uid, modseq });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every message of a mailbox, by UID.
+    pub async fn messages(&self, mailbox: &Mailbox) -> Result<Vec<Message>> {
+        let rows = sqlx::query(self.db.sql_owned(format!("SELECT {MSG_COLUMNS} WHERE mailbox_id = ? ORDER BY uid")))
+            .bind(mailbox.id)
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// The raw message.
+    pub async fn read(&self, blob: BlobId) -> Result<Vec<u8>> {
+        Ok(self.blobs.get(blob).await?)
+    }
+
+    /// STORE: changes flags of `uids`. With `unchanged_since` (CONDSTORE),
+    /// messages changed after that mod-sequence are left alone and returned
+    /// as failed (RFC 7162 §3.1.3). Returns the changed messages (with their
+    /// new mod-sequence) and the failed UIDs.
+    pub async fn store_flags(
+        &self,
+        mailbox: &Mailbox,
+        uids: &[i64],
+        op: StoreOp,
+        flags: &Flags,
+        unchanged_since: Option<i64>,
+    ) -> Result<(Vec<Message>, Vec<i64>)> {
+        write_tx!(self.db, Error, |conn| {
+            let current = select_uids(conn, self, mailbox.id, uids).await?;
+            let mut failed = Vec::new();
+            let mut changes = Vec::new();
+            for m in current {
+                if unchanged_since.is_some_and(|since| m.modseq > since) {
+                    failed.push(m.uid);
+                    continue;
+                }
+                let new = match op {
+                    StoreOp::Add => m.flags.union(flags),
+                    StoreOp::Remove => m.flags.minus(flags),
+                    StoreOp::Replace => flags.clone(),
+                };
+                if new != m.flags {
+                    changes.push(Message { flags: new, ..m });
+                }
+            }
+            if !changes.is_empty() {
+                // One mod-sequence for everything this command changed.
+                let modseq = next_modseq(conn, self, mailbox.id).await?;
+                for c in &mut changes {
+                    c.modseq = modseq;
+                    sqlx::query(self.db.sql(
+                        "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+                    ))
+                    .bind(c.flags.system)
+                    .bind(c.flags.keywords_text())
+                    .bind(modseq)
+                    .bind(mailbox.id)
+                    .bind(c.uid)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            Ok((changes, failed))
+        })
+    }
+
+    /// Removes messages (EXPUNGE, UID EXPUNGE); returns the UIDs removed.
+    pub async fn expunge(&self, mailbox: &Mailbox, uids: &[i64]) -> Result<Vec<i64>> {
+        write_tx!(self.db, Error, |conn| {
+            let gone = select_uids(conn, self, mailbox.id, uids).await?;
+            expunge_in(conn, self, mailbox, &gone).await?;
+            Ok(gone.iter().map(|m| m.uid).collect())
+        })
+    }
+
+    /// Copies messages to another mailbox of the same account, sharing their
+    /// bodies; returns (source UID, new UID) pairs for COPYUID (RFC 4315).
+    pub async fn copy(&self, from: &Mailbox, uids: &[i64], to: &Mailbox) -> Result<(i64, Vec<(i64, i64)>)> {
+        self.copy_or_move(from, uids, to, false).await
+    }
+
+    /// MOVE (RFC 6851): copy and expunge in one transaction.
+    pub async fn move_messages(&self, from: &Mailbox, uids: &[i64], to: &Mailbox) -> Result<(i64, Vec<(i64, i64)>)> {
+        self.copy_or_move(from, uids, to, true).await
+    }
+
+    async fn copy_or_move(
+        &self,
+        from: &Mailbox,
+        uids: &[i64],
+        to: &Mailbox,
+        remove: bool,
+    ) -> Result<(i64, Vec<(i64, i64)>)> {
+        write_tx!(self.db, Error, |conn| {
+            let src = select_uids(conn, self, from.id, uids).await?;
+            if src.is_empty() {
+                return Ok((to.uidvalidity, Vec::new()));
+            }
+            let (first, modseq, uidvalidity) = allocate(conn, self, to.id, src.len() as i64).await?;
+            let mut pairs = Vec::with_capacity(src.len());
+            for (i, m) in src.iter().enumerate() {
+                let uid = first + i as i64;
+                insert_message(conn, self, to.id, uid, m, modseq).await?;
+                pairs.push((m.uid, uid));
+            }
+            let bytes: i64 = src.iter().map(|m| m.size).sum();
+            add_usage(conn, self, to.account_id, bytes, src.len() as i64).await?;
+            if remove {
+                expunge_in(conn, self, from, &src).await?;
+            }
+            Ok((uidvalidity, pairs))
+        })
+    }
+
+    /// Messages changed and UIDs expunged after `modseq` (CONDSTORE
+    /// CHANGEDSINCE, QRESYNC).
+    pub async fn changes_since(&self, mailbox: &Mailbox, modseq: i64) -> Result<Changes> {
+        let mut conn = self.db.pool.acquire().await?;
+        let rows = sqlx::query(
+            self.db.sql_owned(format!("SELECT {MSG_COLUMNS} WHERE mailbox_id = ? AND modseq > ? ORDER BY uid")),
+        )
+        .bind(mailbox.id)
+        .bind(modseq)
+        .fetch_all(&mut *conn)
+        .await?;
+        let changed = rows.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+        let vanished =
+            sqlx::query(self.db.sql("SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"))
+                .bind(mailbox.id)
+                .bind(modseq)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<Vec<i64>, _>>()?;
+        let highestmodseq = sqlx::query(self.db.sql("SELECT highestmodseq FROM mailboxes WHERE id = ?"))
+            .bind(mailbox.id)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        Ok(Changes { changed, vanished, highestmodseq })
+    }
+
+    /// Bytes and messages an account uses on this island.
+    pub async fn quota_usage(&self, account: i64) -> Result<(i64, i64)> {
+        let r = sqlx::query(self.db.sql("SELECT bytes, messages FROM quota_usage WHERE account_id = ?"))
+            .bind(account)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?),
+            None => (0, 0),
+        })
+    }
+}

@@ -1,0 +1,305 @@
+//! An island's store, the same on SQLite, PostgreSQL and MariaDB.
+
+use atoll_store::{Error, Flags, Island, NewMessage, StoreOp, system};
+use atoll_testkit::{Engine, TestDatabase};
+
+atoll_testkit::engine_tests!(
+    default_mailboxes,
+    hierarchy_create_delete_rename,
+    rename_inbox_moves_its_messages,
+    subscriptions,
+    append_stores_body_once,
+    deliver_to_several_accounts,
+    flags_and_condstore,
+    expunge_and_changes_since,
+    copy_and_move,
+    concurrent_appends_get_distinct_uids,
+);
+
+struct T {
+    island: Island,
+    _db: TestDatabase,
+    _blobs: tempfile::TempDir,
+}
+
+async fn open(engine: Engine) -> Option<T> {
+    let db = atoll_testkit::database(engine).await?;
+    let blobs = tempfile::tempdir().unwrap();
+    let island =
+        Island::open("test", &db.url, blobs.path(), 8).await.unwrap_or_else(|e| panic!("open {}: {e}", db.url));
+    Some(T { island, _db: db, _blobs: blobs })
+}
+
+fn msg(subject: &str) -> NewMessage {
+    let raw = format!(
+        "From: Ann <ann@example.org>\r\nTo: bob@example.org\r\nSubject: {subject}\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nHello {subject}\r\n"
+    );
+    NewMessage { raw: raw.into_bytes(), flags: Flags::default(), internal_date: Some(1_800_000_000) }
+}
+
+fn names(v: &[atoll_store::Mailbox]) -> Vec<&str> {
+    v.iter().map(|m| m.name.as_str()).collect()
+}
+
+async fn default_mailboxes(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    let boxes = i.ensure_defaults(7).await.unwrap();
+    assert_eq!(names(&boxes), ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]);
+    let sent = boxes.iter().find(|m| m.name == "Sent").unwrap();
+    assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
+    assert!(boxes.iter().all(|m| m.selectable && m.uidnext == 1 && m.uidvalidity > 1_700_000_000));
+    let guids: std::collections::HashSet<_> = boxes.iter().map(|m| m.guid.clone()).collect();
+    assert_eq!(guids.len(), 6);
+    // Idempotent, and per account.
+    assert_eq!(i.ensure_defaults(7).await.unwrap().len(), 6);
+    assert!(i.mailboxes(8).await.unwrap().is_empty());
+    assert_eq!(i.mailbox(7, "inbox").await.unwrap().name, "INBOX");
+}
+
+async fn hierarchy_create_delete_rename(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    let m = i.create_mailbox(1, "Lists/Rust/Users", None).await.unwrap();
+    assert_eq!(m.name, "Lists/Rust/Users");
+    assert_eq!(names(&i.mailboxes(1).await.unwrap()), ["Lists", "Lists/Rust", "Lists/Rust/Users"]);
+    assert!(matches!(i.create_mailbox(1, "Lists/Rust", None).await, Err(Error::MailboxExists(_))));
+    assert!(matches!(i.create_mailbox(1, "a//b", None).await, Err(Error::InvalidName(..))));
+
+    // Deleting a mailbox with children keeps it as \Noselect.
+    i.append(1, "Lists", msg("x")).await.unwrap();
+    i.delete_mailbox(1, "Lists").await.unwrap();
+    let lists = i.mailbox(1, "Lists").await.unwrap();
+    assert!(!lists.selectable);
+    assert!(matches!(i.append(1, "Lists", msg("y")).await, Err(Error::NotSelectable(_))));
+    assert!(matches!(i.delete_mailbox(1, "Lists").await, Err(Error::HasChildren(_))));
+    assert_eq!(i.quota_usage(1).await.unwrap(), (0, 0), "its messages are gone");
+    // CREATE makes it a mailbox again, with a new UIDVALIDITY.
+    let again = i.create_mailbox(1, "Lists", None).await.unwrap();
+    assert!(again.selectable);
+    assert!(again.uidvalidity > lists.uidvalidity);
+
+    // Rename moves the children along; the GUID stays.
+    let guid = i.mailbox(1, "Lists/Rust").await.unwrap().guid;
+    i.rename_mailbox(1, "Lists/Rust", "Archive/2026/Rust").await.unwrap();
+    assert_eq!(
+        names(&i.mailboxes(1).await.unwrap()),
+        ["Archive", "Archive/2026", "Archive/2026/Rust", "Archive/2026/Rust/Users", "Lists"]
+    );
+    assert_eq!(i.mailbox(1, "Archive/2026/Rust").await.unwrap().guid, guid);
+    assert!(matches!(i.rename_mailbox(1, "Nope", "X").await, Err(Error::NoSuchMailbox(_))));
+    assert!(matches!(i.rename_mailbox(1, "Lists", "Archive").await, Err(Error::MailboxExists(_))));
+    assert!(matches!(i.rename_mailbox(1, "Archive", "Archive/Sub").await, Err(Error::InvalidName(..))));
+    // Names with LIKE wildcards are matched exactly.
+    i.create_mailbox(1, "a_b", None).await.unwrap();
+    i.create_mailbox(1, "axb/child", None).await.unwrap();
+    i.rename_mailbox(1, "a_b", "c_d").await.unwrap();
+    assert!(i.mailbox(1, "axb/child").await.is_ok());
+
+    i.delete_mailbox(1, "Archive/2026/Rust/Users").await.unwrap();
+    assert!(matches!(i.mailbox(1, "Archive/2026/Rust/Users").await, Err(Error::NoSuchMailbox(_))));
+    assert!(matches!(i.delete_mailbox(1, "INBOX").await, Err(Error::InboxDelete)));
+}
+
+async fn rename_inbox_moves_its_messages(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    let a = i.append(1, "INBOX", msg("one")).await.unwrap();
+    let b = i.append(1, "INBOX", msg("two")).await.unwrap();
+    let before = i.mailbox(1, "INBOX").await.unwrap();
+    i.rename_mailbox(1, "INBOX", "Old").await.unwrap();
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    let old = i.mailbox(1, "Old").await.unwrap();
+    assert!(i.messages(&inbox).await.unwrap().is_empty());
+    assert_eq!(i.messages(&old).await.unwrap().iter().map(|m| m.uid).collect::<Vec<_>>(), [a.uid, b.uid]);
+    assert_eq!((inbox.uidvalidity, inbox.uidnext), (before.uidvalidity, before.uidnext), "no UID is reused");
+    let next = i.append(1, "INBOX", msg("three")).await.unwrap();
+    assert!(next.uid > b.uid);
+    let ch = i.changes_since(&inbox, before.highestmodseq).await.unwrap();
+    assert_eq!(ch.vanished, [a.uid, b.uid]);
+}
+
+async fn subscriptions(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    assert_eq!(i.subscriptions(1).await.unwrap().len(), 6);
+    i.subscribe(1, "Not/Yet/There").await.unwrap();
+    i.subscribe(1, "Not/Yet/There").await.unwrap();
+    i.unsubscribe(1, "Junk").await.unwrap();
+    let s = i.subscriptions(1).await.unwrap();
+    assert!(s.contains(&"Not/Yet/There".to_string()));
+    assert!(!s.contains(&"Junk".to_string()));
+    assert_eq!(s.len(), 6);
+}
+
+async fn append_stores_body_once(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    i.ensure_defaults(2).await.unwrap();
+    let mut m = msg("same");
+    m.flags = Flags::parse(["\\Seen", "$Work"]).unwrap();
+    let a = i.append(1, "INBOX", m.clone()).await.unwrap();
+    let b = i.append(2, "Archive", m.clone()).await.unwrap();
+    assert_eq!((a.uid, b.uid), (1, 1));
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    assert_eq!((inbox.uidnext, inbox.highestmodseq), (2, a.modseq));
+    let stored = &i.messages(&inbox).await.unwrap()[0];
+    assert_eq!(stored.flags.names(), ["\\Seen", "$Work"]);
+    assert_eq!(stored.internal_date, 1_800_000_000);
+    assert_eq!(stored.size, m.raw.len() as i64);
+    assert_eq!(i.read(stored.blob).await.unwrap(), m.raw);
+    let archived = &i.messages(&i.mailbox(2, "Archive").await.unwrap()).await.unwrap()[0];
+    assert_eq!(archived.blob, stored.blob, "one body for both");
+    let files = walk(i.blobs().root());
+    assert_eq!(files, 1, "one blob file on disk");
+    assert_eq!(i.quota_usage(1).await.unwrap(), (m.raw.len() as i64, 1));
+    let st = i.status(&inbox).await.unwrap();
+    assert_eq!((st.messages, st.unseen, st.size), (1, 0, m.raw.len() as i64));
+    assert!(matches!(i.append(1, "Nope", msg("x")).await, Err(Error::NoSuchMailbox(_))));
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|f| f != "tmp") {
+                n += walk(&p);
+            }
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+async fn deliver_to_several_accounts(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    let raw = msg("list post").raw;
+    let stored = i.deliver(raw.clone(), &[10, 11, 12]).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    for (n, acc) in [10, 11, 12].into_iter().enumerate() {
+        let inbox = i.mailbox(acc, "INBOX").await.unwrap();
+        assert_eq!(stored[n].mailbox_id, inbox.id);
+        let msgs = i.messages(&inbox).await.unwrap();
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(i.read(msgs[0].blob).await.unwrap(), raw);
+    }
+    assert_eq!(walk(i.blobs().root()), 1);
+}
+
+async fn flags_and_condstore(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    for n in 0..3 {
+        i.append(1, "INBOX", msg(&format!("m{n}"))).await.unwrap();
+    }
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    let seen = Flags::parse(["\\Seen"]).unwrap();
+    let (changed, failed) = i.store_flags(&inbox, &[1, 2], StoreOp::Add, &seen, None).await.unwrap();
+    assert_eq!(changed.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2]);
+    assert!(failed.is_empty());
+    let m1 = changed[0].modseq;
+    assert!(m1 > inbox.highestmodseq);
+    // Nothing changes: no new mod-sequence.
+    let (changed, _) = i.store_flags(&inbox, &[1], StoreOp::Add, &seen, None).await.unwrap();
+    assert!(changed.is_empty());
+    // UNCHANGEDSINCE: message 1 changed after `inbox.highestmodseq`, message 3 did not.
+    let flagged = Flags::parse(["\\Flagged", "$Label1"]).unwrap();
+    let (changed, failed) =
+        i.store_flags(&inbox, &[1, 3], StoreOp::Add, &flagged, Some(inbox.highestmodseq)).await.unwrap();
+    assert_eq!(changed.iter().map(|m| m.uid).collect::<Vec<_>>(), [3]);
+    assert_eq!(failed, [1]);
+    let (changed, _) =
+        i.store_flags(&inbox, &[3], StoreOp::Remove, &Flags::parse(["$label1"]).unwrap(), None).await.unwrap();
+    assert_eq!(changed[0].flags.names(), ["\\Flagged"]);
+    let (changed, _) =
+        i.store_flags(&inbox, &[2], StoreOp::Replace, &Flags::parse(["\\Deleted"]).unwrap(), None).await.unwrap();
+    assert_eq!(changed[0].flags.system, system::DELETED);
+    let st = i.status(&i.mailbox(1, "INBOX").await.unwrap()).await.unwrap();
+    assert_eq!((st.messages, st.unseen, st.deleted), (3, 2, 1));
+    let ch = i.changes_since(&inbox, m1).await.unwrap();
+    assert_eq!(ch.changed.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(ch.highestmodseq, i.mailbox(1, "INBOX").await.unwrap().highestmodseq);
+}
+
+async fn expunge_and_changes_since(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    for n in 0..4 {
+        i.append(1, "INBOX", msg(&format!("m{n}"))).await.unwrap();
+    }
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    let gone = i.expunge(&inbox, &[2, 4, 99]).await.unwrap();
+    assert_eq!(gone, [2, 4]);
+    assert_eq!(i.messages(&inbox).await.unwrap().iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 3]);
+    let ch = i.changes_since(&inbox, inbox.highestmodseq).await.unwrap();
+    assert_eq!(ch.vanished, [2, 4]);
+    assert!(ch.changed.is_empty());
+    assert!(ch.highestmodseq > inbox.highestmodseq);
+    assert_eq!(i.quota_usage(1).await.unwrap().1, 2);
+    // UIDs are never reused.
+    assert_eq!(i.append(1, "INBOX", msg("new")).await.unwrap().uid, 5);
+}
+
+async fn copy_and_move(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    for n in 0..3 {
+        let mut m = msg(&format!("m{n}"));
+        m.flags = Flags::parse(["\\Answered"]).unwrap();
+        i.append(1, "INBOX", m).await.unwrap();
+    }
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    let archive = i.mailbox(1, "Archive").await.unwrap();
+    let (validity, pairs) = i.copy(&inbox, &[1, 3], &archive).await.unwrap();
+    assert_eq!(validity, archive.uidvalidity);
+    assert_eq!(pairs, [(1, 1), (3, 2)]);
+    let copied = i.messages(&archive).await.unwrap();
+    assert!(copied.iter().all(|m| m.flags.has(system::ANSWERED)));
+    assert_eq!(i.quota_usage(1).await.unwrap().1, 5, "a copy counts against the quota");
+    let trash = i.mailbox(1, "Trash").await.unwrap();
+    let (_, moved) = i.move_messages(&inbox, &[2, 3], &trash).await.unwrap();
+    assert_eq!(moved, [(2, 1), (3, 2)]);
+    assert_eq!(i.messages(&inbox).await.unwrap().len(), 1);
+    assert_eq!(i.changes_since(&inbox, inbox.highestmodseq).await.unwrap().vanished, [2, 3]);
+    assert_eq!(i.quota_usage(1).await.unwrap().1, 5, "a move does not");
+    let (_, none) = i.copy(&inbox, &[42], &trash).await.unwrap();
+    assert!(none.is_empty());
+}
+
+/// Two handles (as two store nodes would be) append to one mailbox at once:
+/// every UID is handed out once, in order, and UIDNEXT follows.
+async fn concurrent_appends_get_distinct_uids(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let other = Island::open("test", &t._db.url, t.island.blobs().root(), 8).await.unwrap();
+    t.island.ensure_defaults(1).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let i = if n % 2 == 0 { t.island.clone() } else { other.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut uids = Vec::new();
+            for k in 0..10 {
+                uids.push(i.append(1, "INBOX", msg(&format!("t{n}-{k}"))).await.unwrap().uid);
+            }
+            uids
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort();
+    assert_eq!(all, (1..=80).collect::<Vec<i64>>());
+    let inbox = t.island.mailbox(1, "INBOX").await.unwrap();
+    assert_eq!(inbox.uidnext, 81);
+    assert_eq!(t.island.messages(&inbox).await.unwrap().len(), 80);
+    assert_eq!(t.island.quota_usage(1).await.unwrap().1, 80);
+}
