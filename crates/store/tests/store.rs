@@ -303,3 +303,31 @@ async fn concurrent_appends_get_distinct_uids(engine: Engine) {
     assert_eq!(t.island.messages(&inbox).await.unwrap().len(), 80);
     assert_eq!(t.island.quota_usage(1).await.unwrap().1, 80);
 }
+
+/// 2,403 real messages go into one mailbox and come back byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_corpus_round_trip() {
+    let Some(files) = atoll_testkit::corpus() else { return };
+    let Some(t) = open(Engine::Sqlite).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    let mut total = 0i64;
+    let mut raws = Vec::new();
+    for f in &files {
+        let raw = std::fs::read(f).unwrap();
+        total += raw.len() as i64;
+        i.append(1, "INBOX", NewMessage { raw: raw.clone(), flags: Flags::default(), internal_date: None })
+            .await
+            .unwrap();
+        raws.push(raw);
+    }
+    assert!(files.len() >= 2400, "{} messages", files.len());
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    let msgs = i.messages(&inbox).await.unwrap();
+    assert_eq!(msgs.len(), files.len());
+    assert_eq!(i.quota_usage(1).await.unwrap(), (total, files.len() as i64));
+    for (m, raw) in msgs.iter().zip(&raws) {
+        assert_eq!(m.size, raw.len() as i64);
+        assert_eq!(&i.read(m.blob).await.unwrap(), raw, "uid {}", m.uid);
+    }
+}

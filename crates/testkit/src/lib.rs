@@ -109,3 +109,19 @@ macro_rules! engine_tests {
         mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::Engine::Mysql).await } )* }
     };
 }
+
+/// Where scripts/setup installs 2,403 real messages (the SpamAssassin
+/// easy_ham set, shipped by Debian's golang-github-gatherstars-com-jwz-dev).
+pub const CORPUS_DIR: &str = "/usr/share/gocode/src/github.com/gatherstars-com/jwz/test/testdata/ham";
+
+/// The corpus messages' paths, sorted; in CI a missing corpus fails.
+pub fn corpus() -> Option<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = match std::fs::read_dir(CORPUS_DIR) {
+        Ok(dir) => {
+            dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect()
+        }
+        Err(_) => return missing("the message corpus (scripts/setup installs golang-github-gatherstars-com-jwz-dev)"),
+    };
+    files.sort();
+    Some(files)
+}
