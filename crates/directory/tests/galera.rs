@@ -41,13 +41,18 @@ async fn a_write_through_one_node_is_read_through_another() {
 
 /// Writers on every node add and remove the same aliases at once.
 ///
-/// Known bug, open: in about 1 run in 20, one alias row is missing at the
-/// end while the audit log agrees with what the writers were told (e.g. 121
-/// adds and 120 removes audited, 0 rows on every node): a DELETE took effect
-/// without its audit row, so one write transaction was not atomic under
-/// Galera's conflict handling. Stale reads are ruled out (wsrep_sync_wait=7
-/// fails alike). Run it with `--run-ignored all` while working on it.
-#[ignore = "known bug: a write transaction is not atomic under Galera conflicts (see the comment)"]
+/// Known bug, open: in 1 to 2 runs in 20 the final reads (causal,
+/// wsrep_sync_wait=1, after every writer has returned) see one alias row
+/// fewer than the audit log says, e.g. shared0 with 23 adds and 22 removes
+/// audited but 0 rows on every node. Read again a little later, the row IS
+/// there and matches the audit log: nothing is lost, but a write the client
+/// was told had committed was not yet visible through any node. The general
+/// query log of such a run shows nothing outside a transaction and no
+/// delete without its audit row; one failing run took 50 s (InnoDB's lock
+/// wait timeout). Ruled out: stale reads (wsrep_sync_wait=7 fails alike),
+/// sqlx's bookkeeping after a failed COMMIT, and lazy ROLLBACK of dropped
+/// transactions (now explicit). Run with `--run-ignored all`.
+#[ignore = "known bug: a committed write is sometimes not yet visible to causal reads on Galera (see the comment)"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn colliding_writers_on_different_nodes_stay_consistent() {
     let Some(nodes) = cluster().await else { return };

@@ -316,12 +316,19 @@ macro_rules! write_tx {
                     }
                     Err(e) => break Err(<$err>::from(e)),
                 },
+                // Roll back now: a dropped transaction only queues its
+                // ROLLBACK until the pooled connection is used again, and
+                // until then the server keeps its locks (even a DELETE that
+                // matched nothing holds gap locks), stalling other writers.
                 Err(e) if $crate::TxError::is_retryable(&e) && attempt < 10 => {
                     db.note_retry();
-                    drop(tx);
+                    let _ = tx.rollback().await;
                     tokio::time::sleep($crate::backoff(attempt)).await;
                 }
-                Err(e) => break Err(e),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    break Err(e);
+                }
             }
         }
     }};
