@@ -9,6 +9,7 @@
 mod duration;
 mod load;
 mod model;
+mod size;
 mod validate;
 
 pub use load::{ConfigError, Problem, from_str, load};

@@ -67,11 +67,12 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "addressing" => read(&section, value, &mut config.addressing, &mut problems),
             "passwords" => read(&section, value, &mut config.passwords, &mut problems),
             "listen" => read(&section, value, &mut config.listen, &mut problems),
+            "lmtp" => read(&section, value, &mut config.lmtp, &mut problems),
             "log" => read(&section, value, &mut config.log, &mut problems),
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, log)"
+                         passwords, listen, lmtp, log)"
                     .to_string(),
             }),
         }

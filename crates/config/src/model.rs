@@ -14,6 +14,7 @@ pub struct Config {
     pub addressing: Addressing,
     pub passwords: Passwords,
     pub listen: Listen,
+    pub lmtp: Lmtp,
     pub log: Log,
 }
 
@@ -191,6 +192,27 @@ impl Listen {
             ("managesieve", &self.managesieve),
             ("http", &self.http),
         ]
+    }
+}
+
+/// The LMTP server of the `store` role (final delivery into the islands).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Lmtp {
+    /// Largest message accepted, in bytes ("50M", "1G" or a number),
+    /// announced as SIZE. A message is held in memory while it arrives.
+    #[serde(with = "crate::size")]
+    pub max_message_size: u64,
+    /// Recipients per transaction; the client sends the rest in another.
+    pub max_recipients: u32,
+    /// How long a client may stay silent before the connection is closed.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for Lmtp {
+    fn default() -> Self {
+        Lmtp { max_message_size: 50 << 20, max_recipients: 1000, timeout: Duration::from_secs(300) }
     }
 }
 

@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use crate::load::Problem;
 use crate::model::{Config, Engine};
 
+const MIN_MESSAGE_SIZE: u64 = 1 << 10;
+const MAX_MESSAGE_SIZE: u64 = 1 << 30;
+
 pub fn validate(c: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
     let mut bad = |key: String, reason: String| out.push(Problem { key, reason });
@@ -66,6 +69,17 @@ pub fn validate(c: &Config) -> Vec<Problem> {
                 Err(_) => bad(key, format!("{a:?} is not an address:port (write IPv6 as \"[::1]:143\")")),
             }
         }
+    }
+
+    // The message is held in memory while it arrives.
+    if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&c.lmtp.max_message_size) {
+        bad("lmtp.max_message_size".into(), "must be between 1K and 1G".into());
+    }
+    if c.lmtp.max_recipients == 0 {
+        bad("lmtp.max_recipients".into(), "must be at least 1".into());
+    }
+    if c.lmtp.timeout.as_secs() == 0 {
+        bad("lmtp.timeout".into(), "must be at least one second".into());
     }
 
     if tracing_level_ok(&c.log.level).is_err() {

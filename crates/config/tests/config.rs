@@ -102,6 +102,33 @@ fn values_are_read() {
 }
 
 #[test]
+fn lmtp_limits() {
+    let d = Config::default();
+    assert_eq!(d.lmtp.max_message_size, 50 << 20);
+    assert_eq!(d.lmtp.max_recipients, 1000);
+    assert_eq!(d.lmtp.timeout.as_secs(), 300);
+
+    let c = from_str("[lmtp]\nmax_message_size = \"10M\"\nmax_recipients = 50\ntimeout = \"2m\"\n", "c.toml").unwrap();
+    assert_eq!(c.lmtp.max_message_size, 10 << 20);
+    assert_eq!(c.lmtp.max_recipients, 50);
+    assert_eq!(c.lmtp.timeout.as_secs(), 120);
+    let c = from_str("[lmtp]\nmax_message_size = 20000\n", "c.toml").unwrap();
+    assert_eq!(c.lmtp.max_message_size, 20000);
+    // `config show` writes sizes back the way they are read.
+    let shown = toml::to_string(&c).unwrap();
+    assert_eq!(from_str(&shown, "shown.toml").unwrap(), c);
+
+    let err = from_str("[lmtp]\nmax_message_size = \"huge\"\n", "c.toml").unwrap_err();
+    assert!(err.to_string().contains("c.toml: lmtp: invalid size \"huge\""), "{err}");
+    let err =
+        from_str("[lmtp]\nmax_message_size = \"2G\"\nmax_recipients = 0\ntimeout = \"0s\"\n", "c.toml").unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["lmtp.max_message_size", "lmtp.max_recipients", "lmtp.timeout"], "{err}");
+    let err = from_str("[lmtp]\nmax_size = 1\n", "c.toml").unwrap_err();
+    assert!(err.to_string().contains("c.toml: lmtp.max_size: unknown key"), "{err}");
+}
+
+#[test]
 fn missing_file_is_a_clear_error() {
     let err = load(&PathBuf::from("/nonexistent/atoll.toml")).unwrap_err();
     assert!(err.to_string().starts_with("/nonexistent/atoll.toml: cannot read:"), "{err}");
