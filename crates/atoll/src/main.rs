@@ -3,6 +3,7 @@
 
 mod commands;
 mod context;
+mod islands;
 mod output;
 mod units;
 
@@ -59,6 +60,9 @@ enum Command {
     /// Nodes registered in the directory
     #[command(subcommand)]
     Cluster(cluster::Cmd),
+    /// Look into an account's mailboxes on its island
+    #[command(subcommand)]
+    Mailbox(mailbox::Cmd),
     /// Show what the platform does with mail for an address
     Resolve(resolve::Args),
     /// Test a login (like doveadm auth test)
@@ -99,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List(cmd) => list::run(&ctx, cmd).await,
         Command::Island(cmd) => island::run(&ctx, cmd).await,
         Command::Cluster(cmd) => cluster::run(&ctx, cmd).await,
+        Command::Mailbox(cmd) => mailbox::run(&ctx, cmd).await,
         Command::Resolve(args) => resolve::run(&ctx, args).await,
         Command::Auth(cmd) => auth::run(&ctx, cmd).await,
         Command::Audit(args) => audit::run(&ctx, args).await,

@@ -5,10 +5,9 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Atoll, SHA512_SECRET, Server, TEST_USER, free_port, http_get, lines_about};
+use common::{Atoll, SHA512_SECRET, Server, TEST_USER, http_get, lines_about};
 use serde_json::Value;
 
 /// example.org with the account bob@example.org (password "secret").
@@ -616,46 +615,10 @@ fn audit_lists_changes_with_the_cli_actor() {
 // ---------------------------------------------------------------------------
 // 8. serve
 
-/// Starts `atoll serve` on a free port, retrying when another process took
-/// the port between choosing and binding it.
+/// Starts `atoll serve` on free ports (HTTP and LMTP).
 fn start_server(a: &Atoll) -> (Server, SocketAddr, PathBuf) {
-    for _ in 0..5 {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let config = a.write(
-            "serve.toml",
-            &format!(
-                "[node]\nname = \"test-node\"\nheartbeat = \"1s\"\n\n[listen]\nhttp = [\"127.0.0.1:{port}\"]\n\n\
-                 [log]\nlevel = \"info\"\n"
-            ),
-        );
-        let log = a.cwd().join(format!("serve-{port}.log"));
-        let log_file = std::fs::File::create(&log).expect("log file");
-        let child = a
-            .command(&["--config", config.to_str().unwrap(), "serve"])
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start atoll serve");
-        let mut server = Server { child, log };
-
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = server.child.try_wait().expect("try_wait") {
-                let log = server.log();
-                if log.contains("could not listen") {
-                    break; // the port was taken: try another
-                }
-                panic!("atoll serve exited with {status} before answering:\n{log}");
-            }
-            if let Ok((200, _)) = http_get(addr, "/health") {
-                return (server, addr, config);
-            }
-            assert!(Instant::now() < deadline, "no answer on {addr}/health within 20 s:\n{}", server.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!("could not start atoll serve on a free port");
+    let started = common::start_server(a, "");
+    (started.server, started.http, started.config)
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod forward;
 pub mod island;
 pub mod list;
+pub mod mailbox;
 pub mod migrate;
 mod password_input;
 pub mod resolve;

@@ -1,14 +1,18 @@
 //! `atoll serve`: run this node. It migrates the directory, makes sure the
 //! islands it serves exist, registers itself, heartbeats, and serves the
-//! health and metrics endpoints on the HTTP listeners. The protocol roles
-//! (mx, submission, store, proxy) attach here as they are built.
+//! health and metrics endpoints on the HTTP listeners. With the `store`
+//! role it opens its islands and delivers into them over LMTP. The other
+//! protocol roles (mx, submission, proxy) attach here as they are built.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use atoll_config::{Config, Role};
 use atoll_directory::Directory;
+use atoll_smtp::{Lmtp, LmtpConfig, Shutdown};
+use atoll_store::Island;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -17,6 +21,10 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::context::Context;
+use crate::islands::open_island;
+
+/// How long open sessions may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(clap::Args)]
 pub struct Args {}
@@ -83,11 +91,78 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         anyhow::bail!("could not listen on any http address ({})", cfg.listen.http.join(", "));
     }
 
+    let (stop, stopping) = atoll_smtp::shutdown_channel();
+    let mut servers = Vec::new();
+    let mut islands = Vec::new();
+    if cfg.has_role(Role::Store) {
+        islands = open_islands(cfg, &dir).await?;
+        servers.extend(start_lmtp(cfg, &dir, &islands, stopping.clone()).await?);
+    }
+
     tokio::spawn(heartbeat(dir.clone(), cfg.node.name.clone(), cfg.node.heartbeat, shared.clone()));
     shutdown_signal().await;
     tracing::info!("shutting down");
+    // Listeners stop accepting; sessions finish what they are storing.
+    stop.fire();
+    for server in servers {
+        let _ = server.await;
+    }
+    for island in &islands {
+        island.close().await;
+    }
     dir.close().await;
     Ok(())
+}
+
+/// Opens every island this node serves (store role).
+async fn open_islands(cfg: &Config, dir: &Directory) -> anyhow::Result<Vec<Island>> {
+    let mut islands = Vec::new();
+    for name in &cfg.node.islands {
+        let island = open_island(dir, name, cfg.directory.max_connections).await?;
+        tracing::info!(island = %name, "island opened");
+        islands.push(island);
+    }
+    Ok(islands)
+}
+
+/// Starts the LMTP listeners; returns their tasks, which end after the
+/// shutdown once their sessions are done.
+async fn start_lmtp(
+    cfg: &Config,
+    dir: &Directory,
+    islands: &[Island],
+    stopping: Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    if islands.is_empty() {
+        tracing::warn!("store role without islands (node.islands is empty): LMTP is not started");
+        return Ok(Vec::new());
+    }
+    let config = LmtpConfig {
+        hostname: cfg.node.name.clone(),
+        max_message_size: usize::try_from(cfg.lmtp.max_message_size).unwrap_or(usize::MAX),
+        max_recipients: cfg.lmtp.max_recipients as usize,
+        timeout: cfg.lmtp.timeout,
+    };
+    let lmtp = Lmtp::new(config, dir.clone(), islands.iter().cloned());
+    let mut tasks = Vec::new();
+    // LMTP has no TLS and no authentication: the addresses are loopback by
+    // default and must be internal in a cluster.
+    for addr in &cfg.listen.lmtp {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(%addr, islands = %lmtp.islands().join(","), "lmtp listening");
+                let lmtp = lmtp.clone();
+                let stopping = stopping.clone();
+                tasks.push(tokio::spawn(async move { lmtp.serve(listener, stopping, SHUTDOWN_GRACE).await }));
+            }
+            // IPv6 may be off on a host; one working address is enough.
+            Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
+        }
+    }
+    if tasks.is_empty() && !cfg.listen.lmtp.is_empty() {
+        anyhow::bail!("could not listen on any lmtp address ({})", cfg.listen.lmtp.join(", "));
+    }
+    Ok(tasks)
 }
 
 async fn heartbeat(dir: Directory, node: String, every: Duration, shared: Arc<Shared>) {

@@ -245,6 +245,64 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
+/// A started `atoll serve` and where it listens.
+pub struct Started {
+    pub server: Server,
+    pub http: SocketAddr,
+    pub lmtp: SocketAddr,
+    pub config: PathBuf,
+}
+
+/// Starts `atoll serve` with HTTP and LMTP on free loopback ports, `extra`
+/// appended to its configuration (whole sections, such as `[lmtp]`), and
+/// waits until /health answers and LMTP accepts connections. Retries with
+/// other ports when another process took one between choosing and binding.
+pub fn start_server(a: &Atoll, extra: &str) -> Started {
+    for _ in 0..5 {
+        let (http_port, lmtp_port) = (free_port(), free_port());
+        if http_port == lmtp_port {
+            continue;
+        }
+        let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+        let lmtp: SocketAddr = format!("127.0.0.1:{lmtp_port}").parse().unwrap();
+        let config = a.write(
+            "serve.toml",
+            &format!(
+                "[node]\nname = \"test-node\"\nheartbeat = \"1s\"\n\n\
+                 [listen]\nhttp = [\"{http}\"]\nlmtp = [\"{lmtp}\"]\n\n\
+                 [log]\nlevel = \"info\"\n\n{extra}"
+            ),
+        );
+        let log = a.cwd().join(format!("serve-{http_port}.log"));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = a
+            .command(&["--config", config.to_str().unwrap(), "serve"])
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start atoll serve");
+        let mut server = Server { child, log };
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = server.child.try_wait().expect("try_wait") {
+                let log = server.log();
+                if log.contains("could not listen") {
+                    break; // a port was taken: try others
+                }
+                panic!("atoll serve exited with {status} before answering:\n{log}");
+            }
+            let healthy = matches!(http_get(http, "/health"), Ok((200, _)));
+            if healthy && TcpStream::connect_timeout(&lmtp, Duration::from_secs(2)).is_ok() {
+                return Started { server, http, lmtp, config };
+            }
+            assert!(Instant::now() < deadline, "atoll serve not ready within 20 s:\n{}", server.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("could not start atoll serve on free ports");
+}
+
 /// A TCP port nobody listens on right now.
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
