@@ -68,11 +68,13 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "passwords" => read(&section, value, &mut config.passwords, &mut problems),
             "listen" => read(&section, value, &mut config.listen, &mut problems),
             "lmtp" => read(&section, value, &mut config.lmtp, &mut problems),
+            "imap" => read(&section, value, &mut config.imap, &mut problems),
+            "tls" => read(&section, value, &mut config.tls, &mut problems),
             "log" => read(&section, value, &mut config.log, &mut problems),
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, lmtp, log)"
+                         passwords, listen, lmtp, imap, tls, log)"
                     .to_string(),
             }),
         }

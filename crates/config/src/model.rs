@@ -15,6 +15,8 @@ pub struct Config {
     pub passwords: Passwords,
     pub listen: Listen,
     pub lmtp: Lmtp,
+    pub imap: Imap,
+    pub tls: Tls,
     pub log: Log,
 }
 
@@ -214,6 +216,53 @@ impl Default for Lmtp {
     fn default() -> Self {
         Lmtp { max_message_size: 50 << 20, max_recipients: 1000, timeout: Duration::from_secs(300) }
     }
+}
+
+/// The IMAP server of the `store` role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Imap {
+    /// Longest command line, literals not counted.
+    #[serde(with = "crate::size")]
+    pub max_line_length: u64,
+    /// Largest APPEND, announced as APPENDLIMIT (RFC 7889). A larger
+    /// literal is refused before it is sent.
+    #[serde(with = "crate::size")]
+    pub max_message_size: u64,
+    /// How long an authenticated session may stay silent, IDLE included.
+    /// RFC 9051 §5.4 asks for at least 30 minutes.
+    #[serde(with = "crate::duration")]
+    pub idle_timeout: Duration,
+    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS. Off: passwords are
+    /// refused on cleartext connections ([PRIVACYREQUIRED]); turn it on only
+    /// behind a proxy that terminated TLS or on loopback tests.
+    pub allow_plaintext_auth: bool,
+    /// How long a failed login waits before its answer, to slow guessing.
+    #[serde(with = "crate::duration")]
+    pub auth_failure_delay: Duration,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap {
+            max_line_length: 64 << 10,
+            max_message_size: 50 << 20,
+            idle_timeout: Duration::from_secs(30 * 60),
+            allow_plaintext_auth: false,
+            auth_failure_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The certificate every TLS listener presents. With neither set, a
+/// self-signed certificate is made under `<data_dir>/tls` at first start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Tls {
+    /// PEM file: the certificate chain, leaf first.
+    pub certificate: Option<PathBuf>,
+    /// PEM file: the private key.
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

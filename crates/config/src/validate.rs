@@ -82,6 +82,34 @@ pub fn validate(c: &Config) -> Vec<Problem> {
         bad("lmtp.timeout".into(), "must be at least one second".into());
     }
 
+    // RFC 9051 §2.2: a line may be long (a UID set of a big mailbox); below
+    // 1K even ordinary commands would not fit.
+    if !(1024..=16 << 20).contains(&c.imap.max_line_length) {
+        bad("imap.max_line_length".into(), "must be between 1K and 16M".into());
+    }
+    if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&c.imap.max_message_size) {
+        bad("imap.max_message_size".into(), "must be between 1K and 1G".into());
+    }
+    // RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+    if c.imap.idle_timeout < std::time::Duration::from_secs(30 * 60) {
+        bad("imap.idle_timeout".into(), "must be at least 30m (RFC 9051 §5.4)".into());
+    }
+    if c.imap.auth_failure_delay > std::time::Duration::from_secs(60) {
+        bad("imap.auth_failure_delay".into(), "must be at most 1m".into());
+    }
+    match (&c.tls.certificate, &c.tls.key) {
+        (Some(_), None) => bad("tls.key".into(), "is required when tls.certificate is set".into()),
+        (None, Some(_)) => bad("tls.certificate".into(), "is required when tls.key is set".into()),
+        (Some(cert), Some(key)) => {
+            for (name, path) in [("tls.certificate", cert), ("tls.key", key)] {
+                if let Err(e) = std::fs::metadata(path) {
+                    bad(name.into(), format!("{}: {e}", path.display()));
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
     if tracing_level_ok(&c.log.level).is_err() {
         bad("log.level".into(), format!("{:?} is not a log filter (try \"info\" or \"debug\")", c.log.level));
     }

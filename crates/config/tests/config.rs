@@ -147,3 +147,36 @@ fn example_configurations_are_valid() {
     }
     assert!(n >= 2, "expected the all-in-one and cluster examples in {}", examples.display());
 }
+
+#[test]
+fn imap_and_tls_settings() {
+    let d = Config::default();
+    assert_eq!(d.imap.idle_timeout.as_secs(), 30 * 60);
+    assert!(!d.imap.allow_plaintext_auth, "passwords over cleartext must be refused by default");
+    assert_eq!(d.tls, Default::default());
+
+    let c = from_str(
+        "[imap]\nmax_line_length = \"128K\"\nmax_message_size = \"20M\"\nidle_timeout = \"1h\"\nallow_plaintext_auth = true\n",
+        "c.toml",
+    )
+    .unwrap();
+    assert_eq!(c.imap.max_line_length, 128 << 10);
+    assert_eq!(c.imap.max_message_size, 20 << 20);
+    assert_eq!(c.imap.idle_timeout.as_secs(), 3600);
+    assert!(c.imap.allow_plaintext_auth);
+
+    let err = from_str(
+        "[imap]\nmax_line_length = 10\nidle_timeout = \"5m\"\nauth_failure_delay = \"2h\"\n[tls]\ncertificate = \"/nonexistent/c.pem\"\n",
+        "c.toml",
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["imap.max_line_length", "imap.idle_timeout", "imap.auth_failure_delay", "tls.key"], "{err}");
+    assert!(err.to_string().contains("RFC 9051 §5.4"), "{err}");
+
+    let err =
+        from_str("[tls]\ncertificate = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n", "c.toml").unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["tls.certificate", "tls.key"], "{err}");
+    assert!(err.to_string().contains("/nonexistent/c.pem"), "{err}");
+}
