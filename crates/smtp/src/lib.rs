@@ -15,10 +15,9 @@
 mod error;
 pub mod lmtp;
 pub mod reply;
-mod shutdown;
 pub mod trace;
 
+pub use atoll_net::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use error::{Error, Result};
 pub use lmtp::{Lmtp, LmtpConfig};
 pub use reply::Reply;
-pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};

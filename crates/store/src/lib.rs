@@ -6,17 +6,20 @@
 //! mod-sequences are allocated in the database inside the transaction that
 //! stores the change, never from one process's memory.
 
+mod analysis;
 pub mod blob;
 mod error;
 mod flags;
 mod mailboxes;
 mod messages;
+mod notify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use atoll_sql::Db;
 
+pub use atoll_message::Analysis;
 pub use atoll_sql::Dialect;
 pub use blob::{BlobId, BlobStore};
 pub use error::{Error, Result};
@@ -29,6 +32,7 @@ pub use messages::{Changes, Message, NewMessage, StoreOp, Stored};
 pub struct Island {
     pub(crate) db: Db,
     pub(crate) blobs: BlobStore,
+    pub(crate) notify: Arc<notify::Notifier>,
     name: Arc<str>,
 }
 
@@ -49,7 +53,7 @@ impl Island {
         };
         migrator.run(&db.pool).await?;
         let blobs = BlobStore::open(blob_dir)?;
-        Ok(Island { db, blobs, name: Arc::from(name) })
+        Ok(Island { db, blobs, notify: Arc::default(), name: Arc::from(name) })
     }
 
     pub fn name(&self) -> &str {
@@ -63,6 +67,14 @@ impl Island {
     /// Write transactions run again after a conflict with another node.
     pub fn conflict_retries(&self) -> u64 {
         self.db.conflict_retries()
+    }
+
+    /// A receiver that changes whenever a mailbox of `account` changes
+    /// through this process (delivery, APPEND, flags, expunge, copy, move,
+    /// create, delete, rename). Changes made by other store nodes are seen
+    /// by reading the database.
+    pub fn watch(&self, account: i64) -> tokio::sync::watch::Receiver<u64> {
+        self.notify.watch(account)
     }
 
     pub async fn close(&self) {

@@ -254,7 +254,9 @@ impl Island {
                 sqlx::query(self.db.sql("DELETE FROM mailboxes WHERE id = ?")).bind(m.id).execute(&mut *conn).await?;
             }
             Ok(())
-        })
+        })?;
+        self.notify.changed(account);
+        Ok(())
     }
 
     /// Renames a mailbox with everything below it; missing parents of the
@@ -295,7 +297,9 @@ impl Island {
                 .execute(&mut *conn)
                 .await?;
             Ok(())
-        })
+        })?;
+        self.notify.changed(account);
+        Ok(())
     }
 
     pub async fn subscribe(&self, account: i64, name: &str) -> Result<()> {

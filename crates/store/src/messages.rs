@@ -119,12 +119,18 @@ async fn add_usage(conn: &mut AnyConnection, island: &Island, account: i64, byte
 }
 
 /// Records a distinct body once.
-async fn upsert_blob(conn: &mut AnyConnection, island: &Island, id: BlobId, size: i64) -> Result<()> {
+async fn upsert_blob(conn: &mut AnyConnection, island: &Island, id: BlobId, size: i64, analysis: &str) -> Result<()> {
     let q = match island.db.dialect {
-        Dialect::Mysql => "INSERT IGNORE INTO blobs (hash, size, created_at) VALUES (?, ?, ?)",
-        _ => "INSERT INTO blobs (hash, size, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+        Dialect::Mysql => "INSERT IGNORE INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?)",
+        _ => "INSERT INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
     };
-    sqlx::query(island.db.sql(q)).bind(id.as_bytes().to_vec()).bind(size).bind(now()).execute(conn).await?;
+    sqlx::query(island.db.sql(q))
+        .bind(id.as_bytes().to_vec())
+        .bind(size)
+        .bind(now())
+        .bind(analysis)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -260,17 +266,19 @@ impl Island {
     pub async fn append(&self, account: i64, mailbox: &str, msg: NewMessage) -> Result<Stored> {
         let name = crate::mailboxes::normalise_name(mailbox)?;
         let size = msg.raw.len() as i64;
-        let id = self.blobs.put(msg.raw).await?;
+        let (raw, analysis) = crate::analysis::compute(msg.raw).await?;
+        let id = self.blobs.put(raw).await?;
         let internal_date = msg.internal_date.unwrap_or_else(now);
         let stored = write_tx!(self.db, Error, |conn| {
             let m = find(conn, self, account, &name).await?.ok_or_else(|| Error::NoSuchMailbox(name.clone()))?;
-            upsert_blob(conn, self, id, size).await?;
+            upsert_blob(conn, self, id, size, &analysis).await?;
             let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
             let row = Message { uid, flags: msg.flags.clone(), internal_date, save_date: 0, size, modseq, blob: id };
             insert_message(conn, self, m.id, uid, &row, modseq).await?;
             add_usage(conn, self, account, size, 1).await?;
             Ok(Stored { mailbox_id: m.id, uidvalidity, uid, modseq })
         })?;
+        self.notify.changed(account);
         Ok(stored)
     }
 
@@ -282,10 +290,11 @@ impl Island {
             self.ensure_defaults(*a).await?;
         }
         let size = raw.len() as i64;
+        let (raw, analysis) = crate::analysis::compute(raw).await?;
         let id = self.blobs.put(raw).await?;
         let t = now();
-        write_tx!(self.db, Error, |conn| {
-            upsert_blob(conn, self, id, size).await?;
+        let stored = write_tx!(self.db, Error, |conn| {
+            upsert_blob(conn, self, id, size, &analysis).await?;
             let mut out = Vec::with_capacity(accounts.len());
             for a in accounts {
                 let m = find(conn, self, *a, "INBOX").await?.ok_or_else(|| Error::NoSuchMailbox("INBOX".into()))?;
@@ -297,7 +306,11 @@ impl Island {
                 out.push(Stored { mailbox_id: m.id, uidvalidity, uid, modseq });
             }
             Ok(out)
-        })
+        })?;
+        for a in accounts {
+            self.notify.changed(*a);
+        }
+        Ok(stored)
     }
 
     /// Every message of a mailbox, by UID.
@@ -326,7 +339,7 @@ impl Island {
         flags: &Flags,
         unchanged_since: Option<i64>,
     ) -> Result<(Vec<Message>, Vec<i64>)> {
-        write_tx!(self.db, Error, |conn| {
+        let done = write_tx!(self.db, Error, |conn| {
             let current = select_uids(conn, self, mailbox.id, uids).await?;
             let mut failed = Vec::new();
             let mut changes = Vec::new();
@@ -362,16 +375,24 @@ impl Island {
                 }
             }
             Ok((changes, failed))
-        })
+        })?;
+        if !done.0.is_empty() {
+            self.notify.changed(mailbox.account_id);
+        }
+        Ok(done)
     }
 
     /// Removes messages (EXPUNGE, UID EXPUNGE); returns the UIDs removed.
     pub async fn expunge(&self, mailbox: &Mailbox, uids: &[i64]) -> Result<Vec<i64>> {
-        write_tx!(self.db, Error, |conn| {
+        let gone: Vec<i64> = write_tx!(self.db, Error, |conn| {
             let gone = select_uids(conn, self, mailbox.id, uids).await?;
             expunge_in(conn, self, mailbox, &gone).await?;
             Ok(gone.iter().map(|m| m.uid).collect())
-        })
+        })?;
+        if !gone.is_empty() {
+            self.notify.changed(mailbox.account_id);
+        }
+        Ok(gone)
     }
 
     /// Copies messages to another mailbox of the same account, sharing their
@@ -392,7 +413,7 @@ impl Island {
         to: &Mailbox,
         remove: bool,
     ) -> Result<(i64, Vec<(i64, i64)>)> {
-        write_tx!(self.db, Error, |conn| {
+        let done = write_tx!(self.db, Error, |conn| {
             let src = select_uids(conn, self, from.id, uids).await?;
             if src.is_empty() {
                 return Ok((to.uidvalidity, Vec::new()));
@@ -410,7 +431,12 @@ impl Island {
                 expunge_in(conn, self, from, &src).await?;
             }
             Ok((uidvalidity, pairs))
-        })
+        })?;
+        if !done.1.is_empty() {
+            self.notify.changed(to.account_id);
+            self.notify.changed(from.account_id);
+        }
+        Ok(done)
     }
 
     /// Messages changed and UIDs expunged after `modseq` (CONDSTORE

@@ -14,6 +14,8 @@ atoll_testkit::engine_tests!(
     expunge_and_changes_since,
     copy_and_move,
     concurrent_appends_get_distinct_uids,
+    analysis_is_stored_with_the_body,
+    changes_wake_watchers_of_the_account,
 );
 
 struct T {
@@ -330,4 +332,43 @@ async fn real_corpus_round_trip() {
         assert_eq!(m.size, raw.len() as i64);
         assert_eq!(&i.read(m.blob).await.unwrap(), raw, "uid {}", m.uid);
     }
+}
+
+async fn analysis_is_stored_with_the_body(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    i.append(1, "INBOX", msg("analysed")).await.unwrap();
+    let m = i.messages(&i.mailbox(1, "INBOX").await.unwrap()).await.unwrap().remove(0);
+    let a = i.analysis(m.blob).await.unwrap();
+    assert_eq!(a.size, m.size as u64);
+    let envelope = String::from_utf8_lossy(&a.envelope);
+    assert!(envelope.contains("\"analysed\""), "{envelope}");
+    let structure = String::from_utf8_lossy(&a.bodystructure).to_ascii_lowercase();
+    assert!(structure.contains("\"text\" \"plain\""), "{structure}");
+    // Batched, and the same body delivered twice has one row.
+    let stored = i.deliver(msg("analysed").raw, &[1, 2]).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    let all = i.analyses(&[m.blob, m.blob]).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(*all[&m.blob], *a);
+}
+
+async fn changes_wake_watchers_of_the_account(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    i.ensure_defaults(2).await.unwrap();
+    let mut one = i.watch(1);
+    let mut two = i.watch(2);
+    i.deliver(msg("wake").raw, &[1]).await.unwrap();
+    assert!(one.has_changed().unwrap(), "a delivery to account 1 must wake its watchers");
+    assert!(!two.has_changed().unwrap(), "account 2 got nothing");
+    one.borrow_and_update();
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    i.store_flags(&inbox, &[1], StoreOp::Add, &Flags::parse(["\\Seen"]).unwrap(), None).await.unwrap();
+    assert!(one.has_changed().unwrap(), "a flag change wakes too");
+    one.borrow_and_update();
+    i.expunge(&inbox, &[1]).await.unwrap();
+    assert!(one.has_changed().unwrap(), "an expunge wakes too");
 }

@@ -1,0 +1,11 @@
+//! What every listener of a node shares: TLS ([`tls`]), a connection that
+//! can turn into TLS in the middle (STARTTLS, [`Stream`]) and the graceful
+//! shutdown hook ([`Shutdown`]).
+
+mod shutdown;
+mod stream;
+pub mod tls;
+
+pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
+pub use stream::Stream;
+pub use tls::TlsAcceptor;

@@ -1,0 +1,74 @@
+//! A message's IMAP view (atoll-message's `Analysis`), computed when the
+//! body is stored and kept in the `blobs` row next to it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use atoll_message::Analysis;
+use sqlx::Row;
+
+use crate::blob::BlobId;
+use crate::{Error, Island, Result};
+
+/// Parsing a big message takes a while; off the async threads with it.
+const INLINE_LIMIT: usize = 256 << 10;
+
+/// Analyses `raw` and returns it with the analysis as stored JSON.
+pub(crate) async fn compute(raw: Vec<u8>) -> Result<(Vec<u8>, String)> {
+    if raw.len() <= INLINE_LIMIT {
+        let json = atoll_message::analyse(&raw).to_json();
+        return Ok((raw, json));
+    }
+    tokio::task::spawn_blocking(move || {
+        let json = atoll_message::analyse(&raw).to_json();
+        (raw, json)
+    })
+    .await
+    .map_err(|e| Error::Corrupt(format!("message analysis task failed: {e}")))
+}
+
+impl Island {
+    /// The stored analysis of one body.
+    pub async fn analysis(&self, blob: BlobId) -> Result<Arc<Analysis>> {
+        let mut found = self.analyses(&[blob]).await?;
+        found.remove(&blob).ok_or_else(|| Error::Corrupt(format!("blob {} has no row", blob.to_hex())))
+    }
+
+    /// The stored analyses of several bodies, fetched in batches. A body
+    /// stored without one (or with one this version cannot read) is
+    /// analysed now and the result saved.
+    pub async fn analyses(&self, blobs: &[BlobId]) -> Result<HashMap<BlobId, Arc<Analysis>>> {
+        let mut out = HashMap::with_capacity(blobs.len());
+        let mut missing = Vec::new();
+        for chunk in blobs.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut q = sqlx::query(self.db.sql_owned(format!("SELECT hash, analysis FROM blobs WHERE hash IN ({marks})")));
+            for b in chunk {
+                q = q.bind(b.as_bytes().to_vec());
+            }
+            for r in q.fetch_all(&self.db.pool).await? {
+                let hash: Vec<u8> = r.try_get(0)?;
+                let id = BlobId::from_bytes(&hash).ok_or_else(|| Error::Corrupt("blob id is not 32 bytes".into()))?;
+                let json: Option<String> = r.try_get(1)?;
+                match json.as_deref().map(Analysis::from_json) {
+                    Some(Ok(a)) => {
+                        out.insert(id, Arc::new(a));
+                    }
+                    _ => missing.push(id),
+                }
+            }
+        }
+        for id in missing {
+            let raw = self.blobs.get(id).await?;
+            let (_, json) = compute(raw).await?;
+            sqlx::query(self.db.sql("UPDATE blobs SET analysis = ? WHERE hash = ?"))
+                .bind(&json)
+                .bind(id.as_bytes().to_vec())
+                .execute(&self.db.pool)
+                .await?;
+            let a = Analysis::from_json(&json).map_err(|e| Error::Corrupt(format!("analysis of {}: {e}", id.to_hex())))?;
+            out.insert(id, Arc::new(a));
+        }
+        Ok(out)
+    }
+}
