@@ -360,7 +360,7 @@ async fn changes_wake_watchers_of_the_account(engine: Engine) {
     i.ensure_defaults(1).await.unwrap();
     i.ensure_defaults(2).await.unwrap();
     let mut one = i.watch(1);
-    let mut two = i.watch(2);
+    let two = i.watch(2);
     i.deliver(msg("wake").raw, &[1]).await.unwrap();
     assert!(one.has_changed().unwrap(), "a delivery to account 1 must wake its watchers");
     assert!(!two.has_changed().unwrap(), "account 2 got nothing");

@@ -1,0 +1,153 @@
+//! Getting in: STARTTLS (RFC 9051 §6.2.1), LOGIN (§6.2.3) and
+//! AUTHENTICATE PLAIN (§6.2.2, RFC 4616) with SASL-IR (RFC 4959).
+//! Passwords are refused on a cleartext connection unless the
+//! configuration allows it, and every failure waits before its answer.
+
+use base64::Engine;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite};
+
+use crate::session::{CmdResult, Next, Session, User};
+
+pub(super) async fn starttls<S: AsyncRead + AsyncWrite + Unpin + Send>(s: &mut Session<S>, tag: &str) -> CmdResult {
+    let Some(tls) = s.inner.tls.clone() else {
+        s.tagged(tag, "NO", "TLS is not configured");
+        return Ok(Next::Continue);
+    };
+    if s.is_tls() {
+        s.tagged(tag, "BAD", "TLS is already active");
+        return Ok(Next::Continue);
+    }
+    // RFC 9051 §6.2.1: anything the client sent after STARTTLS before the
+    // handshake must not be taken as a command (command injection).
+    if !s.io.buffer().is_empty() {
+        s.tagged(tag, "BAD", "data after STARTTLS");
+        return Ok(Next::Close);
+    }
+    s.tagged(tag, "OK", "begin TLS negotiation now");
+    s.flush().await?;
+    s.io.get_mut().upgrade(&tls).await?;
+    Ok(Next::Continue)
+}
+
+fn may_send_password<S: AsyncRead + AsyncWrite + Unpin + Send>(s: &Session<S>) -> bool {
+    s.is_tls() || s.inner.config.allow_plaintext_auth
+}
+
+pub(super) async fn login<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    s: &mut Session<S>,
+    tag: &str,
+    user: &str,
+    password: &str,
+) -> CmdResult {
+    if !may_send_password(s) {
+        s.tagged(tag, "NO", "[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS");
+        return Ok(Next::Continue);
+    }
+    log_in(s, tag, user, password).await
+}
+
+pub(super) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    s: &mut Session<S>,
+    tag: &str,
+    mechanism: &str,
+    initial: Option<String>,
+) -> CmdResult {
+    if mechanism != "PLAIN" {
+        s.tagged(tag, "NO", "[CANNOT] unsupported authentication mechanism");
+        return Ok(Next::Continue);
+    }
+    if !may_send_password(s) {
+        s.tagged(tag, "NO", "[PRIVACYREQUIRED] authentication is disabled until STARTTLS");
+        return Ok(Next::Continue);
+    }
+    let response = match initial {
+        Some(r) => r,
+        None => {
+            s.out.extend_from_slice(b"+ \r\n");
+            s.flush().await?;
+            let mut line = Vec::new();
+            let limit = s.inner.config.max_line_length as u64;
+            let read = tokio::time::timeout(s.inner.config.login_timeout, async {
+                use tokio::io::AsyncReadExt;
+                (&mut s.io).take(limit).read_until(b'\n', &mut line).await
+            })
+            .await;
+            match read {
+                Ok(Ok(0)) | Err(_) => return Ok(Next::Close),
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(_)) => {}
+            }
+            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            if text == "*" {
+                // RFC 9051 §6.2.2: the client cancelled.
+                s.tagged(tag, "BAD", "authentication cancelled");
+                return Ok(Next::Continue);
+            }
+            text
+        }
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(response.as_bytes()) else {
+        s.tagged(tag, "BAD", "invalid base64 in the SASL response");
+        return Ok(Next::Continue);
+    };
+    // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
+    let parts: Vec<&[u8]> = decoded.split(|&b| b == 0).collect();
+    let [authzid, authcid, password] = parts.as_slice() else {
+        s.tagged(tag, "BAD", "malformed PLAIN response");
+        return Ok(Next::Continue);
+    };
+    let (Ok(authzid), Ok(authcid), Ok(password)) =
+        (std::str::from_utf8(authzid), std::str::from_utf8(authcid), std::str::from_utf8(password))
+    else {
+        s.tagged(tag, "BAD", "PLAIN response is not UTF-8");
+        return Ok(Next::Continue);
+    };
+    if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(authcid) {
+        s.tagged(tag, "NO", "[AUTHORIZATIONFAILED] acting as another user is not allowed");
+        return Ok(Next::Continue);
+    }
+    let (authcid, password) = (authcid.to_string(), password.to_string());
+    log_in(s, tag, &authcid, &password).await
+}
+
+async fn log_in<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    s: &mut Session<S>,
+    tag: &str,
+    address: &str,
+    password: &str,
+) -> CmdResult {
+    let outcome = match s.inner.directory.authenticate(address, password).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "imap: directory unavailable for login");
+            s.tagged(tag, "NO", "[UNAVAILABLE] the directory is unavailable; try again");
+            return Ok(Next::Continue);
+        }
+    };
+    let Some(outcome) = outcome else {
+        s.failed_logins += 1;
+        tracing::info!(user = %address, peer = ?s.peer, "imap: login failed");
+        // Slow down guessing; a client that keeps failing is disconnected.
+        tokio::time::sleep(s.inner.config.auth_failure_delay).await;
+        s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] invalid credentials");
+        return Ok(if s.failed_logins >= 5 { Next::Close } else { Next::Continue });
+    };
+    let account = outcome.account;
+    let Some(island) = s.inner.islands.get(&account.island).cloned() else {
+        s.tagged(tag, "NO", "[UNAVAILABLE] this mailbox is served by another node");
+        return Ok(Next::Continue);
+    };
+    if let Err(e) = island.ensure_defaults(account.id).await {
+        return super::no_store(s, tag, &e);
+    }
+    tracing::info!(user = %account.address, peer = ?s.peer, "imap: logged in");
+    s.user = Some(User {
+        account_id: account.id,
+        address: account.address.clone(),
+        quota_bytes: account.quota_bytes,
+        island,
+    });
+    let caps = s.capabilities();
+    s.tagged(tag, "OK", &format!("[CAPABILITY {caps}] logged in"));
+    Ok(Next::Continue)
+}

@@ -1,0 +1,260 @@
+//! The selected mailbox as one session sees it: message sequence numbers,
+//! the flags the client was last told, and the mod-sequence up to which it
+//! is in step with the database.
+//!
+//! This is a cache. The island's database is the truth (several store
+//! nodes may serve one island), so before a command's tagged answer the
+//! session asks the database what changed since `highestmodseq` and turns
+//! the difference into the untagged updates the RFC allows at that point
+//! (RFC 9051 §5.2, §7.4.1, §7.5.1).
+
+use std::collections::HashSet;
+
+use atoll_store::{Changes, Flags, Mailbox, Message};
+
+/// One untagged update for the client, in the order it must be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// `* n EXPUNGE`: the message that had sequence number n is gone; the
+    /// numbers above it move down at once (RFC 9051 §7.5.1).
+    Expunge(u32),
+    /// `* VANISHED uid-set` instead, when the client enabled QRESYNC
+    /// (RFC 7162 §3.2.10).
+    Vanished(Vec<u32>),
+    /// `* n EXISTS`.
+    Exists(u32),
+    /// `* n FETCH (UID u FLAGS (..) [MODSEQ (m)])`: flags changed elsewhere.
+    Flags { seq: u32, uid: u32, flags: Flags, modseq: i64 },
+}
+
+/// A message as this session knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub uid: u32,
+    pub flags: Flags,
+    pub modseq: i64,
+    pub internal_date: i64,
+    pub save_date: i64,
+    pub size: i64,
+    pub blob: atoll_store::BlobId,
+}
+
+impl From<Message> for Known {
+    fn from(m: Message) -> Known {
+        Known {
+            uid: to_u32(m.uid),
+            flags: m.flags,
+            modseq: m.modseq,
+            internal_date: m.internal_date,
+            save_date: m.save_date,
+            size: m.size,
+            blob: m.blob,
+        }
+    }
+}
+
+/// UIDs are allocated from 1 and a mailbox cannot reach 2^32 of them
+/// (RFC 9051 §2.3.1.1), so the conversion saturates only on a corrupt row.
+fn to_u32(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub mailbox: Mailbox,
+    /// EXAMINE, or SELECT of a mailbox the user may not change.
+    pub read_only: bool,
+    /// By sequence number: messages[n - 1] has sequence number n.
+    pub messages: Vec<Known>,
+    /// The database state this view reflects.
+    pub highestmodseq: i64,
+    /// Expunges seen in the database but not yet told to the client,
+    /// because the command in progress does not allow EXPUNGE responses.
+    pending_expunges: HashSet<u32>,
+}
+
+impl Selected {
+    pub fn new(mailbox: Mailbox, read_only: bool, messages: Vec<Message>) -> Selected {
+        // highestmodseq from the same read as the messages would be ideal;
+        // the mailbox row was read first, so any change in between shows up
+        // again at the first refresh (messages are compared, not trusted).
+        let highestmodseq = mailbox.highestmodseq;
+        let mut messages: Vec<Known> = messages.into_iter().map(Known::from).collect();
+        messages.sort_by_key(|m| m.uid);
+        Selected { mailbox, read_only, messages, highestmodseq, pending_expunges: HashSet::new() }
+    }
+
+    pub fn exists(&self) -> u32 {
+        u32::try_from(self.messages.len()).unwrap_or(u32::MAX)
+    }
+
+    pub fn max_uid(&self) -> u32 {
+        self.messages.last().map(|m| m.uid).unwrap_or(0)
+    }
+
+    /// Sequence number of a UID.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok().map(|i| i as u32 + 1)
+    }
+
+    pub fn by_seq(&self, seq: u32) -> Option<&Known> {
+        self.messages.get((seq as usize).checked_sub(1)?)
+    }
+
+    /// Records flags this session itself changed (STORE answers with its own
+    /// FETCH responses, so the refresh must not repeat them).
+    pub fn set_flags(&mut self, uid: u32, flags: Flags, modseq: i64) {
+        if let Some(i) = self.seq_of(uid) {
+            let m = &mut self.messages[i as usize - 1];
+            m.flags = flags;
+            m.modseq = modseq;
+        }
+    }
+
+    /// Applies what changed in the database and returns the updates to send.
+    ///
+    /// `allow_expunge` is false while answering FETCH, STORE or SEARCH by
+    /// sequence number: those must not renumber messages under the client
+    /// (RFC 9051 §7.5.1), so expunges wait for the next command that may
+    /// carry them. `qresync` reports them as VANISHED (RFC 7162 §3.2.10).
+    pub fn apply(&mut self, changes: Changes, allow_expunge: bool, qresync: bool) -> Vec<Update> {
+        let mut out = Vec::new();
+        for uid in changes.vanished {
+            let uid = to_u32(uid);
+            if self.seq_of(uid).is_some() {
+                self.pending_expunges.insert(uid);
+            }
+        }
+        if allow_expunge && !self.pending_expunges.is_empty() {
+            let mut gone: Vec<u32> = self.pending_expunges.drain().collect();
+            gone.sort_unstable();
+            if qresync {
+                self.messages.retain(|m| gone.binary_search(&m.uid).is_err());
+                out.push(Update::Vanished(gone));
+            } else {
+                // Highest first: each EXPUNGE renumbers the messages above
+                // it at once, so going down keeps every later number the
+                // same as in the client's current view.
+                for uid in gone.into_iter().rev() {
+                    if let Some(seq) = self.seq_of(uid) {
+                        self.messages.remove(seq as usize - 1);
+                        out.push(Update::Expunge(seq));
+                    }
+                }
+            }
+        }
+
+        let before = self.messages.len();
+        let mut max = self.max_uid();
+        for m in changes.changed {
+            let uid = to_u32(m.uid);
+            if uid > max {
+                max = uid;
+                self.messages.push(Known::from(m));
+                continue;
+            }
+            let Some(seq) = self.seq_of(uid) else { continue };
+            let known = &mut self.messages[seq as usize - 1];
+            if known.flags != m.flags {
+                known.flags = m.flags.clone();
+                known.modseq = m.modseq;
+                out.push(Update::Flags { seq, uid, flags: m.flags, modseq: m.modseq });
+            } else {
+                known.modseq = known.modseq.max(m.modseq);
+            }
+        }
+        if self.messages.len() != before || out.iter().any(|u| matches!(u, Update::Expunge(_) | Update::Vanished(_))) {
+            out.push(Update::Exists(self.exists()));
+        }
+        // Expunges held back are remembered in `pending_expunges`, so the
+        // mark may advance past them.
+        self.highestmodseq = self.highestmodseq.max(changes.highestmodseq);
+        out
+    }
+
+    /// UIDs of the messages with \Deleted (for EXPUNGE and CLOSE).
+    pub fn deleted_uids(&self) -> Vec<i64> {
+        self.messages.iter().filter(|m| m.flags.has(atoll_store::system::DELETED)).map(|m| i64::from(m.uid)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atoll_store::BlobId;
+
+    fn mailbox() -> Mailbox {
+        Mailbox {
+            id: 1,
+            account_id: 1,
+            name: "INBOX".into(),
+            guid: "g".into(),
+            uidvalidity: 7,
+            uidnext: 4,
+            highestmodseq: 3,
+            special_use: None,
+            selectable: true,
+        }
+    }
+
+    fn msg(uid: i64, modseq: i64, flags: &[&str]) -> Message {
+        Message {
+            uid,
+            flags: Flags::parse(flags.iter().copied()).expect("flags"),
+            internal_date: 0,
+            save_date: 0,
+            size: 10,
+            modseq,
+            blob: BlobId::of(b"x"),
+        }
+    }
+
+    fn three() -> Selected {
+        Selected::new(mailbox(), false, vec![msg(1, 1, &[]), msg(2, 2, &[]), msg(3, 3, &[])])
+    }
+
+    #[test]
+    fn new_messages_flag_changes_and_expunges() {
+        let mut s = three();
+        let changes =
+            Changes { changed: vec![msg(2, 4, &["\\Seen"]), msg(4, 5, &[])], vanished: vec![1, 99], highestmodseq: 5 };
+        let updates = s.apply(changes, true, false);
+        assert_eq!(
+            updates,
+            vec![
+                Update::Expunge(1),
+                Update::Flags { seq: 1, uid: 2, flags: Flags::parse(["\\Seen"]).expect("flags"), modseq: 4 },
+                Update::Exists(3),
+            ]
+        );
+        assert_eq!(s.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(s.highestmodseq, 5);
+    }
+
+    #[test]
+    fn expunges_wait_while_not_allowed() {
+        let mut s = three();
+        let updates = s.apply(Changes { changed: vec![], vanished: vec![2], highestmodseq: 4 }, false, false);
+        assert!(updates.is_empty(), "{updates:?}");
+        assert_eq!(s.exists(), 3, "numbers must not move during FETCH/STORE/SEARCH");
+        let updates = s.apply(Changes { changed: vec![], vanished: vec![], highestmodseq: 4 }, true, false);
+        assert_eq!(updates, vec![Update::Expunge(2), Update::Exists(2)]);
+    }
+
+    #[test]
+    fn qresync_reports_vanished() {
+        let mut s = three();
+        let updates = s.apply(Changes { changed: vec![], vanished: vec![1, 3], highestmodseq: 4 }, true, true);
+        assert_eq!(updates, vec![Update::Vanished(vec![1, 3]), Update::Exists(1)]);
+    }
+
+    #[test]
+    fn own_changes_are_not_repeated() {
+        let mut s = three();
+        let seen = Flags::parse(["\\Seen"]).expect("flags");
+        s.set_flags(2, seen.clone(), 4);
+        let updates =
+            s.apply(Changes { changed: vec![msg(2, 4, &["\\Seen"])], vanished: vec![], highestmodseq: 4 }, true, false);
+        assert!(updates.is_empty(), "{updates:?}");
+    }
+}
