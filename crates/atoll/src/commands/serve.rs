@@ -11,6 +11,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use atoll_config::{Config, Role};
 use atoll_directory::Directory;
+use atoll_imap::{Imap, ImapConfig};
+use atoll_net::TlsAcceptor;
 use atoll_smtp::{Lmtp, LmtpConfig, Shutdown};
 use atoll_store::Island;
 use axum::Router;
@@ -97,6 +99,8 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     if cfg.has_role(Role::Store) {
         islands = open_islands(cfg, &dir).await?;
         servers.extend(start_lmtp(cfg, &dir, &islands, stopping.clone()).await?);
+        let tls = tls_acceptor(cfg)?;
+        servers.extend(start_imap(cfg, &dir, &islands, tls, stopping.clone()).await?);
     }
 
     tokio::spawn(heartbeat(dir.clone(), cfg.node.name.clone(), cfg.node.heartbeat, shared.clone()));
@@ -161,6 +165,61 @@ async fn start_lmtp(
     }
     if tasks.is_empty() && !cfg.listen.lmtp.is_empty() {
         anyhow::bail!("could not listen on any lmtp address ({})", cfg.listen.lmtp.join(", "));
+    }
+    Ok(tasks)
+}
+
+/// The certificate every TLS listener presents: the configured one, or a
+/// self-signed one kept under `<data_dir>/tls`.
+fn tls_acceptor(cfg: &Config) -> anyhow::Result<TlsAcceptor> {
+    let dir = cfg.node.data_dir.join("tls");
+    atoll_net::tls::load_or_generate(cfg.tls.certificate.as_deref(), cfg.tls.key.as_deref(), &dir, &cfg.node.name)
+        .context("tls")
+}
+
+/// Starts the IMAP listeners: STARTTLS on `listen.imap`, implicit TLS on
+/// `listen.imaps`.
+async fn start_imap(
+    cfg: &Config,
+    dir: &Directory,
+    islands: &[Island],
+    tls: TlsAcceptor,
+    stopping: Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    if islands.is_empty() {
+        tracing::warn!("store role without islands (node.islands is empty): IMAP is not started");
+        return Ok(Vec::new());
+    }
+    let config = ImapConfig {
+        hostname: cfg.node.name.clone(),
+        max_line_length: usize::try_from(cfg.imap.max_line_length).unwrap_or(usize::MAX),
+        max_message_size: usize::try_from(cfg.imap.max_message_size).unwrap_or(usize::MAX),
+        idle_timeout: cfg.imap.idle_timeout,
+        allow_plaintext_auth: cfg.imap.allow_plaintext_auth,
+        auth_failure_delay: cfg.imap.auth_failure_delay,
+        ..ImapConfig::default()
+    };
+    let imap = Imap::new(config, dir.clone(), islands.iter().cloned(), Some(tls));
+    let mut tasks = Vec::new();
+    for (service, addrs, implicit_tls) in [("imap", &cfg.listen.imap, false), ("imaps", &cfg.listen.imaps, true)] {
+        let before = tasks.len();
+        for addr in addrs {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    tracing::info!(%addr, service, "imap listening");
+                    let imap = imap.clone();
+                    let stopping = stopping.clone();
+                    tasks.push(tokio::spawn(async move {
+                        imap.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await
+                    }));
+                }
+                // IPv6 may be off on a host; one working address is enough.
+                Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
+            }
+        }
+        if tasks.len() == before && !addrs.is_empty() {
+            anyhow::bail!("could not listen on any {service} address ({})", addrs.join(", "));
+        }
     }
     Ok(tasks)
 }

@@ -250,6 +250,9 @@ pub struct Started {
     pub server: Server,
     pub http: SocketAddr,
     pub lmtp: SocketAddr,
+    /// IMAP with STARTTLS, and IMAP over implicit TLS.
+    pub imap: SocketAddr,
+    pub imaps: SocketAddr,
     pub config: PathBuf,
 }
 
@@ -259,21 +262,23 @@ pub struct Started {
 /// other ports when another process took one between choosing and binding.
 pub fn start_server(a: &Atoll, extra: &str) -> Started {
     for _ in 0..5 {
-        let (http_port, lmtp_port) = (free_port(), free_port());
-        if http_port == lmtp_port {
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        if (1..ports.len()).any(|i| ports[..i].contains(&ports[i])) {
             continue;
         }
-        let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
-        let lmtp: SocketAddr = format!("127.0.0.1:{lmtp_port}").parse().unwrap();
+        let [http, lmtp, imap, imaps] = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+        // Every other listener off, so that tests running side by side do
+        // not fight over the default ports.
         let config = a.write(
             "serve.toml",
             &format!(
                 "[node]\nname = \"test-node\"\nheartbeat = \"1s\"\n\n\
-                 [listen]\nhttp = [\"{http}\"]\nlmtp = [\"{lmtp}\"]\n\n\
+                 [listen]\nhttp = [\"{http}\"]\nlmtp = [\"{lmtp}\"]\nimap = [\"{imap}\"]\nimaps = [\"{imaps}\"]\n\
+                 smtp = []\nsubmission = []\nsubmissions = []\npop3 = []\npop3s = []\nmanagesieve = []\n\n\
                  [log]\nlevel = \"info\"\n\n{extra}"
             ),
         );
-        let log = a.cwd().join(format!("serve-{http_port}.log"));
+        let log = a.cwd().join(format!("serve-{}.log", http.port()));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = a
             .command(&["--config", config.to_str().unwrap(), "serve"])
@@ -293,8 +298,9 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
                 panic!("atoll serve exited with {status} before answering:\n{log}");
             }
             let healthy = matches!(http_get(http, "/health"), Ok((200, _)));
-            if healthy && TcpStream::connect_timeout(&lmtp, Duration::from_secs(2)).is_ok() {
-                return Started { server, http, lmtp, config };
+            let listening = |addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok();
+            if healthy && listening(&lmtp) && listening(&imap) && listening(&imaps) {
+                return Started { server, http, lmtp, imap, imaps, config };
             }
             assert!(Instant::now() < deadline, "atoll serve not ready within 20 s:\n{}", server.log());
             std::thread::sleep(Duration::from_millis(50));
