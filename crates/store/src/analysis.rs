@@ -42,7 +42,8 @@ impl Island {
         let mut missing = Vec::new();
         for chunk in blobs.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
-            let mut q = sqlx::query(self.db.sql_owned(format!("SELECT hash, analysis FROM blobs WHERE hash IN ({marks})")));
+            let mut q =
+                sqlx::query(self.db.sql_owned(format!("SELECT hash, analysis FROM blobs WHERE hash IN ({marks})")));
             for b in chunk {
                 q = q.bind(b.as_bytes().to_vec());
             }
@@ -66,7 +67,8 @@ impl Island {
                 .bind(id.as_bytes().to_vec())
                 .execute(&self.db.pool)
                 .await?;
-            let a = Analysis::from_json(&json).map_err(|e| Error::Corrupt(format!("analysis of {}: {e}", id.to_hex())))?;
+            let a =
+                Analysis::from_json(&json).map_err(|e| Error::Corrupt(format!("analysis of {}: {e}", id.to_hex())))?;
             out.insert(id, Arc::new(a));
         }
         Ok(out)
