@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     rt.block_on(async {
         let mut io = tokio::io::BufReader::new(tokio::io::join(data, Vec::new()));
-        let limits = Limits { max_line: 1024, max_literal: 4096 };
+        let limits = Limits::new(1024, 4096);
         while let Ok(Some(frame)) = read_command(&mut io, limits).await {
             if let atoll_imap::proto::framing::Frame::Command(bytes) = frame {
                 let _ = parse_command(&bytes);

@@ -77,6 +77,10 @@ fn day_of(t: i64) -> i64 {
     t.div_euclid(DAY) * DAY
 }
 
+fn saved_at(m: &crate::session::selected::Known) -> i64 {
+    if m.save_date > 0 { m.save_date } else { m.internal_date }
+}
+
 fn eval(k: &SearchKey, c: &Ctx) -> bool {
     let m = c.m;
     match k {
@@ -115,6 +119,12 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
         SearchKey::ModSeq(n) => m.modseq as u64 >= *n,
         SearchKey::Older(secs) => c.now - m.internal_date >= *secs as i64,
         SearchKey::Younger(secs) => c.now - m.internal_date <= *secs as i64,
+        // RFC 8514 §4: as FETCH SAVEDATE does, a message without a save
+        // date counts as saved when it arrived.
+        SearchKey::SavedBefore(d) => day_of(saved_at(m)) < *d,
+        SearchKey::SavedOn(d) => day_of(saved_at(m)) == *d,
+        SearchKey::SavedSince(d) => day_of(saved_at(m)) >= *d,
+        SearchKey::SaveDateSupported => true,
         SearchKey::Not(k) => !eval(k, c),
         SearchKey::Or(a, b) => eval(a, c) || eval(b, c),
         SearchKey::And(v) => v.iter().all(|k| eval(k, c)),

@@ -78,7 +78,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     pub(crate) fn limits(&self) -> Limits {
-        Limits { max_line: self.inner.config.max_line_length, max_literal: self.inner.config.max_message_size }
+        Limits::new(self.inner.config.max_line_length, self.inner.config.max_message_size as u64)
     }
 
     pub async fn run(mut self) -> std::io::Result<()> {
@@ -113,10 +113,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 Frame::Command(bytes) => match parse_command(&bytes) {
                     Ok(cmd) => self.dispatch(cmd).await?,
                     Err(e) => {
-                        match e.tag {
-                            Some(tag) => self.tagged(&tag, "BAD", &e.reason),
-                            None => self.untagged(format!("BAD {}", e.reason).as_bytes()),
-                        }
+                        self.out.extend_from_slice(&e.to_response());
                         Next::Continue
                     }
                 },
@@ -130,6 +127,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     self.tagged(tag.as_deref().unwrap_or("*"), "NO", &text);
                     Next::Continue
                 }
+                // read_command answers continuations itself.
+                Frame::NeedContinuation { .. } => Next::Continue,
                 Frame::NonSyncTooBig { size, .. } => {
                     // RFC 7888 §4: the bytes are on their way; end here.
                     self.untagged(format!("BYE [TOOBIG] literal of {size} octets is over the limit").as_bytes());

@@ -1,83 +1,51 @@
-//! Arguments of the mailbox commands: SELECT/EXAMINE parameters (RFC 7162),
-//! CREATE's USE (RFC 6154 §3), LIST-EXTENDED (RFC 5258) with LIST-STATUS
-//! (RFC 5819), STATUS and APPEND.
+//! Commands on one mailbox by name: CREATE with CREATE-SPECIAL-USE (RFC
+//! 9051 §6.3.4, RFC 6154 §3), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (§6.3.5-8),
+//! STATUS (§6.3.11) and GETQUOTA/GETQUOTAROOT (RFC 9208 §4.2-3).
 
 use super::{Cursor, PResult};
-use crate::proto::command::{Append, CommandKind, ListCommand, Qresync, SelectParams, StatusItem};
+use crate::proto::command::{CommandKind, StatusItem};
 
-pub(super) fn select(c: &mut Cursor, read_only: bool) -> PResult<CommandKind> {
+/// `SP mailbox`, for DELETE, SUBSCRIBE, UNSUBSCRIBE and GETQUOTAROOT.
+pub(super) fn one_mailbox(c: &mut Cursor) -> PResult<String> {
     c.sp()?;
-    let mailbox = c.mailbox()?;
-    let mut params = SelectParams::default();
-    if c.eat(b' ') {
-        c.expect(b'(')?;
-        while !c.eat(b')') {
-            c.eat(b' ');
-            if c.keyword("CONDSTORE") {
-                params.condstore = true;
-            } else if c.keyword("QRESYNC") {
-                // RFC 7162 §3.2.5: (uidvalidity modseq [known-uids [seq-match]])
-                c.sp()?;
-                c.expect(b'(')?;
-                let uidvalidity = c.number32()?;
-                c.sp()?;
-                let modseq = c.number()?;
-                let mut known_uids = None;
-                if c.eat(b' ') {
-                    if c.peek() != Some(b'(') {
-                        known_uids = Some(c.sequence_set()?);
-                        c.eat(b' ');
-                    }
-                    if c.eat(b'(') {
-                        // Sequence match data only speeds up resync; skip it.
-                        while c.peek().is_some_and(|b| b != b')') {
-                            c.i += 1;
-                        }
-                        c.expect(b')')?;
-                    }
-                }
-                c.expect(b')')?;
-                params.qresync = Some(Qresync { uidvalidity, modseq, known_uids });
-            } else {
-                return Err("unknown SELECT parameter".into());
-            }
-        }
-    }
-    Ok(CommandKind::Select { mailbox, read_only, params })
+    c.mailbox()
 }
 
+/// `CREATE SP mailbox [SP "(" "USE" SP "(" [use-attr *(SP use-attr)] ")" ")"]`.
+/// RFC 6154 §6: `use-attr` is a `\`-flag; unknown create-params are BAD.
 pub(super) fn create(c: &mut Cursor) -> PResult<CommandKind> {
-    c.sp()?;
-    let mailbox = c.mailbox()?;
+    let mailbox = one_mailbox(c)?;
     let mut special_use = Vec::new();
     if c.eat(b' ') {
-        c.expect(b'(')?;
-        if !c.keyword("USE") {
-            return Err("unknown CREATE parameter".into());
-        }
-        c.sp()?;
-        special_use = c.flag_list()?;
-        c.expect(b')')?;
+        let params = c.paren_list(false, |c| {
+            if !c.keyword("USE") {
+                return Err(c.err("unknown CREATE parameter"));
+            }
+            c.sp()?;
+            c.paren_list(true, |c| {
+                if c.peek() != Some(b'\\') {
+                    return Err(c.err("a special-use attribute starts with \\"));
+                }
+                c.flag(false)
+            })
+        })?;
+        special_use = params.into_iter().flatten().collect();
     }
     Ok(CommandKind::Create { mailbox, special_use })
 }
 
-fn atom_list(c: &mut Cursor) -> PResult<Vec<String>> {
-    c.expect(b'(')?;
-    let mut out = Vec::new();
-    while !c.eat(b')') {
-        if !out.is_empty() {
-            c.sp()?;
-        }
-        out.push(c.atom()?.to_ascii_uppercase());
-    }
-    Ok(out)
+/// `RENAME SP mailbox SP mailbox`.
+pub(super) fn rename(c: &mut Cursor) -> PResult<CommandKind> {
+    let from = one_mailbox(c)?;
+    let to = one_mailbox(c)?;
+    Ok(CommandKind::Rename { from, to })
 }
 
+/// `"(" status-att *(SP status-att) ")"`, shared with LIST-STATUS.
 pub(super) fn status_items(c: &mut Cursor) -> PResult<Vec<StatusItem>> {
-    let mut out = Vec::new();
-    for a in atom_list(c)? {
-        out.push(match a.as_str() {
+    c.paren_list(false, |c| {
+        let name = c.atom_upper()?;
+        Ok(match name.as_str() {
             "MESSAGES" => StatusItem::Messages,
             "UIDNEXT" => StatusItem::UidNext,
             "UIDVALIDITY" => StatusItem::UidValidity,
@@ -87,93 +55,21 @@ pub(super) fn status_items(c: &mut Cursor) -> PResult<Vec<StatusItem>> {
             "RECENT" => StatusItem::Recent,
             "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
             "APPENDLIMIT" => StatusItem::AppendLimit,
-            other => return Err(format!("unknown STATUS item {other}")),
-        });
-    }
-    Ok(out)
+            _ => return Err(c.err(format_args!("unknown STATUS item {name}"))),
+        })
+    })
 }
 
+/// `STATUS SP mailbox SP "(" status-att *(SP status-att) ")"`.
 pub(super) fn status(c: &mut Cursor) -> PResult<CommandKind> {
-    c.sp()?;
-    let mailbox = c.mailbox()?;
+    let mailbox = one_mailbox(c)?;
     c.sp()?;
     let items = status_items(c)?;
     Ok(CommandKind::Status { mailbox, items })
 }
 
-pub(super) fn list(c: &mut Cursor) -> PResult<CommandKind> {
-    let mut l = ListCommand::default();
+/// `GETQUOTA SP quota-root`: an astring naming a quota root, not a mailbox.
+pub(super) fn get_quota(c: &mut Cursor) -> PResult<CommandKind> {
     c.sp()?;
-    if c.peek() == Some(b'(') {
-        l.select = atom_list(c)?;
-        for s in &l.select {
-            if !matches!(s.as_str(), "SUBSCRIBED" | "REMOTE" | "RECURSIVEMATCH" | "SPECIAL-USE") {
-                return Err(format!("unknown LIST selection option {s}"));
-            }
-        }
-        if l.select.iter().any(|s| s == "RECURSIVEMATCH") && l.select.len() == 1 {
-            // RFC 5258 §3: RECURSIVEMATCH alone is an error.
-            return Err("RECURSIVEMATCH needs another selection option".into());
-        }
-        c.sp()?;
-    }
-    l.reference = c.list_mailbox().or_else(|e| if c.peek() == Some(b' ') { Ok(String::new()) } else { Err(e) })?;
-    c.sp()?;
-    if c.eat(b'(') {
-        while !c.eat(b')') {
-            if !l.patterns.is_empty() {
-                c.sp()?;
-            }
-            l.patterns.push(c.list_mailbox()?);
-        }
-    } else {
-        l.patterns.push(c.list_mailbox()?);
-    }
-    if c.eat(b' ') {
-        if !c.keyword("RETURN") {
-            return Err("expected RETURN".into());
-        }
-        c.sp()?;
-        c.expect(b'(')?;
-        while !c.eat(b')') {
-            c.eat(b' ');
-            if c.keyword("STATUS") {
-                c.sp()?;
-                l.return_status = Some(status_items(c)?);
-            } else {
-                let opt = c.atom()?.to_ascii_uppercase();
-                if !matches!(opt.as_str(), "SUBSCRIBED" | "CHILDREN" | "SPECIAL-USE") {
-                    return Err(format!("unknown LIST return option {opt}"));
-                }
-                l.returns.push(opt);
-            }
-        }
-    }
-    Ok(CommandKind::List(l))
-}
-
-pub(super) fn append(c: &mut Cursor) -> PResult<CommandKind> {
-    c.sp()?;
-    let mailbox = c.mailbox()?;
-    c.sp()?;
-    let mut flags = Vec::new();
-    let mut date = None;
-    if c.peek() == Some(b'(') {
-        flags = c.flag_list()?;
-        c.sp()?;
-    }
-    if c.peek() == Some(b'"') {
-        date = Some(c.date_time()?);
-        c.sp()?;
-    }
-    // RFC 3516 §4.4: BINARY APPEND uses literal8 (~{n}); string_bytes takes
-    // both forms. A quoted string is no message (RFC 9051 §6.3.12).
-    if !c.at_string() || c.peek() == Some(b'"') {
-        return Err("APPEND needs the message as a literal".into());
-    }
-    let message = c.string_bytes()?;
-    if message.is_empty() {
-        return Err("empty message".into());
-    }
-    Ok(CommandKind::Append(Append { mailbox, flags, date, message }))
+    Ok(CommandKind::GetQuota(c.astring()?))
 }
