@@ -245,3 +245,70 @@ fn mbsync_syncs_a_thousand_messages_both_ways() {
     assert!((301..=320).all(|u| !local_state.contains_key(&u)), "server expunges reached the maildir");
     assert!(local_state.contains_key(&1001), "the new message was synced");
 }
+
+/// Files in an island's blob store, temporary ones aside.
+fn blob_files(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("read blob dir") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        if path.is_dir() {
+            if entry.file_name() != "tmp" {
+                n += blob_files(&path);
+            }
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Bodies of expunged messages leave the disk when `atoll island gc` (or
+/// the server's periodic collection) runs; the rest stay readable.
+#[test]
+fn expunged_bodies_are_removed_by_island_gc() {
+    let a = installation();
+    let s = start_server(&a, "[imap]\nallow_plaintext_auth = true\n");
+    deliver(s.lmtp, 3);
+    let blobs = a.data_dir().join("islands/default/blobs");
+    assert_eq!(blob_files(&blobs), 3);
+
+    let stream = TcpStream::connect(s.imap).expect("connect to IMAP");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut w = stream.try_clone().expect("clone");
+    let mut r = BufReader::new(stream);
+    let mut command = |tag: &str, text: &str| {
+        if !text.is_empty() {
+            w.write_all(format!("{tag} {text}\r\n").as_bytes()).expect("write");
+        }
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).expect("read");
+            assert!(!line.is_empty(), "IMAP closed after {all}");
+            all.push_str(&line);
+            if line.starts_with(&format!("{tag} ")) {
+                assert!(line.starts_with(&format!("{tag} OK")), "{text}: {all}");
+                return all;
+            }
+        }
+    };
+    command("*", "");
+    command("a", &format!("LOGIN ann@example.org \"{PASSWORD}\""));
+    command("b", "SELECT INBOX");
+    command("c", "STORE 1:2 +FLAGS.SILENT (\\Deleted)");
+    let out = command("d", "EXPUNGE");
+    assert_eq!(out.matches(" EXPUNGE\r\n").count(), 2, "{out}");
+
+    let config = s.config.to_str().unwrap();
+    // Within the grace period (store.gc_grace, 1 h by default) nothing goes.
+    let out = a.ok(&["--config", config, "island", "gc", "default"]);
+    assert!(out.contains("0 unused bodies removed"), "{out}");
+    assert_eq!(blob_files(&blobs), 3);
+    let out = a.ok(&["--config", config, "island", "gc", "default", "--grace", "0s"]);
+    assert!(out.contains("2 unused bodies removed"), "{out}");
+    assert_eq!(blob_files(&blobs), 1);
+    let out = command("e", "FETCH 1 BODY[TEXT]");
+    assert!(out.contains("Body of message 2."), "{out}");
+    command("f", "LOGOUT");
+}

@@ -16,6 +16,7 @@ pub struct Config {
     pub listen: Listen,
     pub lmtp: Lmtp,
     pub imap: Imap,
+    pub store: Store,
     pub tls: Tls,
     pub log: Log,
 }
@@ -251,6 +252,25 @@ impl Default for Imap {
             allow_plaintext_auth: false,
             auth_failure_delay: Duration::from_secs(2),
         }
+    }
+}
+
+/// Housekeeping of the islands this node stores (store role).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Store {
+    /// How often unused message bodies are looked for and removed.
+    #[serde(with = "crate::duration")]
+    pub gc_interval: Duration,
+    /// How long a body must have been unused (its last message expunged)
+    /// before it is removed.
+    #[serde(with = "crate::duration")]
+    pub gc_grace: Duration,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store { gc_interval: Duration::from_secs(3600), gc_grace: Duration::from_secs(3600) }
     }
 }
 

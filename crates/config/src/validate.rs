@@ -97,6 +97,9 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     if c.imap.auth_failure_delay > std::time::Duration::from_secs(60) {
         bad("imap.auth_failure_delay".into(), "must be at most 1m".into());
     }
+    if c.store.gc_interval < std::time::Duration::from_secs(60) {
+        bad("store.gc_interval".into(), "must be at least 1m".into());
+    }
     match (&c.tls.certificate, &c.tls.key) {
         (Some(_), None) => bad("tls.key".into(), "is required when tls.certificate is set".into()),
         (None, Some(_)) => bad("tls.certificate".into(), "is required when tls.key is set".into()),

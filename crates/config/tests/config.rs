@@ -166,12 +166,19 @@ fn imap_and_tls_settings() {
     assert!(c.imap.allow_plaintext_auth);
 
     let err = from_str(
-        "[imap]\nmax_line_length = 10\nidle_timeout = \"5m\"\nauth_failure_delay = \"2h\"\n[tls]\ncertificate = \"/nonexistent/c.pem\"\n",
+        "[imap]\nmax_line_length = 10\nidle_timeout = \"5m\"\nauth_failure_delay = \"2h\"\n[store]\ngc_interval = \"1s\"\n[tls]\ncertificate = \"/nonexistent/c.pem\"\n",
         "c.toml",
     )
     .unwrap_err();
     let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
-    assert_eq!(keys, ["imap.max_line_length", "imap.idle_timeout", "imap.auth_failure_delay", "tls.key"], "{err}");
+    assert_eq!(
+        keys,
+        ["imap.max_line_length", "imap.idle_timeout", "imap.auth_failure_delay", "store.gc_interval", "tls.key"],
+        "{err}"
+    );
+    assert_eq!((d.store.gc_interval.as_secs(), d.store.gc_grace.as_secs()), (3600, 3600));
+    let c = from_str("[store]\ngc_interval = \"10m\"\ngc_grace = \"0s\"\n", "c.toml").unwrap();
+    assert_eq!((c.store.gc_interval.as_secs(), c.store.gc_grace.as_secs()), (600, 0));
     assert!(err.to_string().contains("RFC 9051 §5.4"), "{err}");
 
     let err =

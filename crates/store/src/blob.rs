@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -100,18 +101,18 @@ impl BlobStore {
 
     /// Stores `content` durably and returns its id. An existing blob is not
     /// written again: it was made durable when it was first stored.
-    pub async fn put(&self, content: Vec<u8>) -> Result<BlobId, BlobError> {
-        Ok(self.put_many(vec![content]).await?.remove(0))
+    pub async fn put(&self, content: impl Into<Arc<[u8]>>) -> Result<BlobId, BlobError> {
+        Ok(self.put_many(vec![content.into()]).await?.remove(0))
     }
 
     /// Stores several blobs with one pass of directory fsyncs (group
     /// commit); ids come back in input order.
-    pub async fn put_many(&self, contents: Vec<Vec<u8>>) -> Result<Vec<BlobId>, BlobError> {
+    pub async fn put_many(&self, contents: Vec<Arc<[u8]>>) -> Result<Vec<BlobId>, BlobError> {
         let store = self.clone();
         blocking(move || store.put_many_blocking(contents)).await
     }
 
-    fn put_many_blocking(&self, contents: Vec<Vec<u8>>) -> Result<Vec<BlobId>, BlobError> {
+    fn put_many_blocking(&self, contents: Vec<Arc<[u8]>>) -> Result<Vec<BlobId>, BlobError> {
         let ids: Vec<BlobId> = contents.iter().map(|c| BlobId::of(c)).collect();
         // 1. Every new blob's bytes reach the disk under a temporary name.
         let mut pending: Vec<(PathBuf, PathBuf)> = Vec::new();
@@ -201,6 +202,69 @@ impl BlobStore {
         .await
     }
 
+    /// Garbage collection, step 1: moves a blob out of sight (to
+    /// `tmp/gc-<hex>`) while the transaction that deletes its row is open,
+    /// so that a delivery that waited on that row finds the file gone and
+    /// writes it again. Idempotent: a blob already parked stays parked.
+    pub async fn park(&self, id: BlobId) -> Result<(), BlobError> {
+        let (path, parked) = (self.path(id), self.parked_path(id));
+        blocking(move || match fs::rename(&path, &parked) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("park", &path)(e)),
+        })
+        .await
+    }
+
+    /// Step 2a, the row is gone for good: the parked file goes too.
+    pub async fn drop_parked(&self, id: BlobId) -> Result<(), BlobError> {
+        let parked = self.parked_path(id);
+        blocking(move || match fs::remove_file(&parked) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("remove", &parked)(e)),
+        })
+        .await
+    }
+
+    /// Step 2b, the transaction failed: the blob goes back where it was,
+    /// unless a delivery has written it again meanwhile.
+    pub async fn unpark(&self, id: BlobId) -> Result<(), BlobError> {
+        let (path, parked) = (self.path(id), self.parked_path(id));
+        blocking(move || {
+            if !parked.exists() {
+                return Ok(());
+            }
+            if path.exists() {
+                return fs::remove_file(&parked).map_err(io("remove", &parked));
+            }
+            fs::rename(&parked, &path).map_err(io("unpark", &path))?;
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            File::open(&dir).and_then(|d| d.sync_all()).map_err(io("fsync directory", &dir))
+        })
+        .await
+    }
+
+    /// Blobs left parked by a collection that was interrupted.
+    pub async fn parked(&self) -> Result<Vec<BlobId>, BlobError> {
+        let tmp = self.root.join("tmp");
+        blocking(move || {
+            let mut out = Vec::new();
+            for entry in fs::read_dir(&tmp).map_err(io("read directory", &tmp))? {
+                let name = entry.map_err(io("read directory", &tmp))?.file_name();
+                if let Some(id) = name.to_str().and_then(|n| n.strip_prefix("gc-")).and_then(BlobId::from_hex) {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    fn parked_path(&self, id: BlobId) -> PathBuf {
+        self.root.join("tmp").join(format!("gc-{}", id.to_hex()))
+    }
+
     /// Removes files left in tmp/ by a crash between write and rename, when
     /// older than `age`; returns how many.
     pub async fn clean_tmp(&self, age: Duration) -> Result<usize, BlobError> {
@@ -209,6 +273,11 @@ impl BlobStore {
             let mut removed = 0;
             for entry in fs::read_dir(&tmp).map_err(io("read directory", &tmp))? {
                 let path = entry.map_err(io("read directory", &tmp))?.path();
+                // Parked blobs belong to the garbage collector, which
+                // decides their fate from the database.
+                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("gc-")) {
+                    continue;
+                }
                 let modified = fs::metadata(&path).and_then(|m| m.modified()).map_err(io("stat", &path))?;
                 if modified.elapsed().unwrap_or_default() > age {
                     fs::remove_file(&path).map_err(io("remove", &path))?;
@@ -304,7 +373,7 @@ mod tests {
     #[tokio::test]
     async fn put_many_in_order() {
         let (_t, s) = store();
-        let ids = s.put_many(vec![b"a".to_vec(), b"b".to_vec(), b"a".to_vec()]).await.unwrap();
+        let ids = s.put_many(vec![b"a"[..].into(), b"b"[..].into(), b"a"[..].into()]).await.unwrap();
         assert_eq!(ids, [BlobId::of(b"a"), BlobId::of(b"b"), BlobId::of(b"a")]);
         for id in ids {
             assert!(s.exists(id).await.unwrap());

@@ -10,6 +10,7 @@ mod analysis;
 pub mod blob;
 mod error;
 mod flags;
+mod gc;
 mod mailboxes;
 mod messages;
 mod notify;
@@ -24,6 +25,7 @@ pub use atoll_sql::Dialect;
 pub use blob::{BlobId, BlobStore};
 pub use error::{Error, Result};
 pub use flags::{Flags, system};
+pub use gc::GcReport;
 pub use mailboxes::{DEFAULT_MAILBOXES, Mailbox, Status};
 pub use messages::{Changes, Message, NewMessage, StoreOp, Stored};
 

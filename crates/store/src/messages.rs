@@ -5,6 +5,8 @@
 //! inside the change's own transaction, so several store nodes serving one
 //! island never hand out the same UID twice.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -118,11 +120,18 @@ async fn add_usage(conn: &mut AnyConnection, island: &Island, account: i64, byte
     Ok(())
 }
 
-/// Records a distinct body once.
+/// Records a distinct body once; a body stored again is no longer a
+/// candidate for garbage collection.
 async fn upsert_blob(conn: &mut AnyConnection, island: &Island, id: BlobId, size: i64, analysis: &str) -> Result<()> {
     let q = match island.db.dialect {
-        Dialect::Mysql => "INSERT IGNORE INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?)",
-        _ => "INSERT INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+        Dialect::Mysql => {
+            "INSERT INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE orphaned_at = NULL"
+        }
+        _ => {
+            "INSERT INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (hash) DO UPDATE SET orphaned_at = NULL"
+        }
     };
     sqlx::query(island.db.sql(q))
         .bind(id.as_bytes().to_vec())
@@ -131,6 +140,37 @@ async fn upsert_blob(conn: &mut AnyConnection, island: &Island, id: BlobId, size
         .bind(analysis)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Marks the blobs among `bodies` that no message uses any more, for the
+/// garbage collector (crate::gc).
+pub(crate) async fn mark_orphans(conn: &mut AnyConnection, island: &Island, bodies: &[BlobId]) -> Result<()> {
+    let mut seen: Vec<&BlobId> = bodies.iter().collect();
+    seen.sort();
+    seen.dedup();
+    for id in seen {
+        sqlx::query(island.db.sql(
+            "UPDATE blobs SET orphaned_at = ? WHERE hash = ? AND orphaned_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body = ?)",
+        ))
+        .bind(now())
+        .bind(id.as_bytes().to_vec())
+        .bind(id.as_bytes().to_vec())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// After `upsert_blob` and before the commit: the collector may have
+/// removed this body between the write and the upsert (it holds the row
+/// while it parks the file, so the upsert waited for it). Writes it again.
+async fn ensure_body(island: &Island, id: BlobId, raw: &Arc<[u8]>) -> Result<()> {
+    if !island.blobs.exists(id).await? {
+        tracing::info!(blob = %id, "body collected while being stored again: rewriting it");
+        island.blobs.put(raw.clone()).await?;
+    }
     Ok(())
 }
 
@@ -198,6 +238,8 @@ async fn expunge_in(conn: &mut AnyConnection, island: &Island, mailbox: &Mailbox
             .execute(&mut *conn)
             .await?;
     }
+    let bodies: Vec<BlobId> = gone.iter().map(|m| m.blob).collect();
+    mark_orphans(conn, island, &bodies).await?;
     let bytes: i64 = gone.iter().map(|m| m.size).sum();
     add_usage(conn, island, mailbox.account_id, -bytes, -(gone.len() as i64)).await
 }
@@ -211,10 +253,21 @@ pub(crate) async fn remove_all(conn: &mut AnyConnection, island: &Island, mailbo
     let r = sqlx::query(island.db.sql_owned(q)).bind(mailbox.id).fetch_one(&mut *conn).await?;
     let n: i64 = r.try_get(0)?;
     let bytes: i64 = r.try_get(1)?;
+    let bodies = sqlx::query(island.db.sql("SELECT DISTINCT body FROM messages WHERE mailbox_id = ?"))
+        .bind(mailbox.id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let b: Vec<u8> = r.try_get(0)?;
+            BlobId::from_bytes(&b).ok_or_else(|| Error::Corrupt("blob id is not 32 bytes".into()))
+        })
+        .collect::<Result<Vec<_>>>()?;
     sqlx::query(island.db.sql("DELETE FROM messages WHERE mailbox_id = ?"))
         .bind(mailbox.id)
         .execute(&mut *conn)
         .await?;
+    mark_orphans(conn, island, &bodies).await?;
     if n > 0 {
         add_usage(conn, island, mailbox.account_id, -bytes, -n).await?;
     }
@@ -267,11 +320,13 @@ impl Island {
         let name = crate::mailboxes::normalise_name(mailbox)?;
         let size = msg.raw.len() as i64;
         let (raw, analysis) = crate::analysis::compute(msg.raw).await?;
-        let id = self.blobs.put(raw).await?;
+        let raw: Arc<[u8]> = raw.into();
+        let id = self.blobs.put(raw.clone()).await?;
         let internal_date = msg.internal_date.unwrap_or_else(now);
         let stored = write_tx!(self.db, Error, |conn| {
             let m = find(conn, self, account, &name).await?.ok_or_else(|| Error::NoSuchMailbox(name.clone()))?;
             upsert_blob(conn, self, id, size, &analysis).await?;
+            ensure_body(self, id, &raw).await?;
             let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
             let row = Message { uid, flags: msg.flags.clone(), internal_date, save_date: 0, size, modseq, blob: id };
             insert_message(conn, self, m.id, uid, &row, modseq).await?;
@@ -291,10 +346,12 @@ impl Island {
         }
         let size = raw.len() as i64;
         let (raw, analysis) = crate::analysis::compute(raw).await?;
-        let id = self.blobs.put(raw).await?;
+        let raw: Arc<[u8]> = raw.into();
+        let id = self.blobs.put(raw.clone()).await?;
         let t = now();
         let stored = write_tx!(self.db, Error, |conn| {
             upsert_blob(conn, self, id, size, &analysis).await?;
+            ensure_body(self, id, &raw).await?;
             let mut out = Vec::with_capacity(accounts.len());
             for a in accounts {
                 let m = find(conn, self, *a, "INBOX").await?.ok_or_else(|| Error::NoSuchMailbox("INBOX".into()))?;

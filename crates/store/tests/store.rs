@@ -1,6 +1,6 @@
 //! An island's store, the same on SQLite, PostgreSQL and MariaDB.
 
-use atoll_store::{Error, Flags, Island, NewMessage, StoreOp, system};
+use atoll_store::{Error, Flags, GcReport, Island, NewMessage, StoreOp, system};
 use atoll_testkit::{Engine, TestDatabase};
 
 atoll_testkit::engine_tests!(
@@ -16,6 +16,9 @@ atoll_testkit::engine_tests!(
     concurrent_appends_get_distinct_uids,
     analysis_is_stored_with_the_body,
     changes_wake_watchers_of_the_account,
+    unused_bodies_are_collected,
+    collection_races_with_deliveries_of_the_same_body,
+    delete_mailbox_and_interrupted_collection,
 );
 
 struct T {
@@ -371,4 +374,97 @@ async fn changes_wake_watchers_of_the_account(engine: Engine) {
     one.borrow_and_update();
     i.expunge(&inbox, &[1]).await.unwrap();
     assert!(one.has_changed().unwrap(), "an expunge wakes too");
+}
+
+fn hour() -> std::time::Duration {
+    std::time::Duration::from_secs(3600)
+}
+
+/// A body goes only when no message uses it and the grace period is over;
+/// a body shared with another account or another mailbox stays.
+async fn unused_bodies_are_collected(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    i.ensure_defaults(2).await.unwrap();
+    i.append(1, "INBOX", msg("alone")).await.unwrap();
+    i.deliver(msg("shared").raw, &[1, 2]).await.unwrap();
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    let archive = i.mailbox(1, "Archive").await.unwrap();
+    let all = i.messages(&inbox).await.unwrap();
+    let (alone, shared) = (all[0].blob, all[1].blob);
+    i.copy(&inbox, &[1], &archive).await.unwrap();
+
+    // Nothing is unused yet.
+    assert_eq!(i.collect_garbage(std::time::Duration::ZERO).await.unwrap(), GcReport::default());
+    i.expunge(&inbox, &[1, 2]).await.unwrap();
+    // "alone" lives on in Archive, "shared" in account 2's INBOX.
+    assert_eq!(i.collect_garbage(std::time::Duration::ZERO).await.unwrap().removed, 0);
+    assert!(i.blobs().exists(alone).await.unwrap() && i.blobs().exists(shared).await.unwrap());
+
+    i.expunge(&archive, &[1]).await.unwrap();
+    assert_eq!(i.collect_garbage(hour()).await.unwrap().removed, 0, "within the grace period");
+    assert!(i.blobs().exists(alone).await.unwrap());
+    let r = i.collect_garbage(std::time::Duration::ZERO).await.unwrap();
+    assert_eq!((r.removed, r.bytes), (1, msg("alone").raw.len() as u64));
+    assert!(!i.blobs().exists(alone).await.unwrap());
+    assert!(i.read(shared).await.is_ok());
+
+    // Stored again after it went: a new file, readable.
+    i.append(1, "INBOX", msg("alone")).await.unwrap();
+    let again = i.messages(&inbox).await.unwrap().pop().unwrap();
+    assert_eq!(i.read(again.blob).await.unwrap(), msg("alone").raw);
+    // Marked, then delivered again before the collector ran: kept.
+    i.expunge(&inbox, &[again.uid]).await.unwrap();
+    i.deliver(msg("alone").raw, &[1]).await.unwrap();
+    assert_eq!(i.collect_garbage(std::time::Duration::ZERO).await.unwrap().removed, 0);
+    assert!(i.blobs().exists(alone).await.unwrap());
+}
+
+/// Collections and deliveries of the body being collected, at once, from
+/// two handles (two store nodes): every message that was stored can be
+/// read, whatever the interleaving.
+async fn collection_races_with_deliveries_of_the_same_body(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = t.island.clone();
+    i.ensure_defaults(1).await.unwrap();
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    for round in 0..40 {
+        i.append(1, "INBOX", msg("contested")).await.unwrap();
+        let uids: Vec<i64> = i.messages(&inbox).await.unwrap().iter().map(|m| m.uid).collect();
+        i.expunge(&inbox, &uids).await.unwrap();
+        let (gc, deliver) = {
+            let (a, b) = (i.clone(), i.clone());
+            let gc = tokio::spawn(async move { a.collect_garbage(std::time::Duration::ZERO).await });
+            let deliver = tokio::spawn(async move { b.deliver(msg("contested").raw, &[1]).await });
+            (gc, deliver)
+        };
+        gc.await.unwrap().unwrap_or_else(|e| panic!("round {round}: collect: {e}"));
+        deliver.await.unwrap().unwrap_or_else(|e| panic!("round {round}: deliver: {e}"));
+        for m in i.messages(&inbox).await.unwrap() {
+            let body = i.read(m.blob).await.unwrap_or_else(|e| panic!("round {round}: uid {}: {e}", m.uid));
+            assert_eq!(body, msg("contested").raw);
+        }
+    }
+}
+
+/// DELETE of a mailbox frees its bodies; a file parked by a collection
+/// that was cut off goes back when its row survived.
+async fn delete_mailbox_and_interrupted_collection(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    i.create_mailbox(1, "Old", None).await.unwrap();
+    for n in 0..3 {
+        i.append(1, "Old", msg(&format!("old {n}"))).await.unwrap();
+    }
+    i.append(1, "INBOX", msg("kept")).await.unwrap();
+    let kept = i.messages(&i.mailbox(1, "INBOX").await.unwrap()).await.unwrap()[0].blob;
+    // A crash after the park, before the commit: the row is still there.
+    i.blobs().park(kept).await.unwrap();
+    assert!(!i.blobs().exists(kept).await.unwrap());
+    i.delete_mailbox(1, "Old").await.unwrap();
+    assert_eq!(i.collect_garbage(std::time::Duration::ZERO).await.unwrap().removed, 3);
+    assert!(i.blobs().exists(kept).await.unwrap(), "the parked body of a live message came back");
+    assert_eq!(i.read(kept).await.unwrap(), msg("kept").raw);
 }

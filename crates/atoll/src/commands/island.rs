@@ -1,3 +1,4 @@
+use anyhow::Context as _;
 use clap::Subcommand;
 
 use crate::context::Context;
@@ -18,6 +19,15 @@ pub enum Cmd {
     Close { name: String },
     /// Take new accounts on an island again
     Open { name: String },
+    /// Remove the message bodies no message uses any more, now (`atoll
+    /// serve` does it every store.gc_interval)
+    Gc {
+        name: String,
+        /// How long a body must have been unused ("1h", "0s": all of them);
+        /// by default store.gc_grace
+        #[arg(long, value_parser = humantime::parse_duration)]
+        grace: Option<std::time::Duration>,
+    },
 }
 
 pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
@@ -45,6 +55,20 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Open { name } => {
             dir.set_island_state(&name, atoll_directory::island_state::OPEN).await?;
             done(ctx, &format!("island {name} open"));
+        }
+        Cmd::Gc { name, grace } => {
+            let island = crate::islands::open_island(&dir, &name, 2).await?;
+            let grace = grace.unwrap_or(ctx.config.store.gc_grace);
+            let r = island.collect_garbage(grace).await;
+            island.close().await;
+            let r = r.with_context(|| format!("collecting island {name}"))?;
+            done(
+                ctx,
+                &format!(
+                    "island {name}: {} unused bodies removed ({} bytes), {} in use again",
+                    r.removed, r.bytes, r.kept
+                ),
+            );
         }
     }
     Ok(())

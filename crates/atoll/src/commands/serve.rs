@@ -101,6 +101,9 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         servers.extend(start_lmtp(cfg, &dir, &islands, stopping.clone()).await?);
         let tls = tls_acceptor(cfg)?;
         servers.extend(start_imap(cfg, &dir, &islands, tls, stopping.clone()).await?);
+        for island in &islands {
+            tokio::spawn(housekeeping(island.clone(), cfg.store.clone()));
+        }
     }
 
     tokio::spawn(heartbeat(dir.clone(), cfg.node.name.clone(), cfg.node.heartbeat, shared.clone()));
@@ -222,6 +225,24 @@ async fn start_imap(
         }
     }
     Ok(tasks)
+}
+
+/// An island's periodic cleaning: bodies no message uses any more, and
+/// temporary files a crash left behind.
+async fn housekeeping(island: Island, cfg: atoll_config::Store) {
+    let mut tick = tokio::time::interval(cfg.gc_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = island.collect_garbage(cfg.gc_grace).await {
+            tracing::warn!(island = %island.name(), error = %e, "garbage collection failed");
+        }
+        // A write is renamed into place within milliseconds; a day-old
+        // temporary file is a crash's leftover.
+        if let Err(e) = island.blobs().clean_tmp(Duration::from_secs(86_400)).await {
+            tracing::warn!(island = %island.name(), error = %e, "cleaning temporary blobs failed");
+        }
+    }
 }
 
 async fn heartbeat(dir: Directory, node: String, every: Duration, shared: Arc<Shared>) {
