@@ -13,7 +13,6 @@ use atoll_net::{Shutdown, Stream, TlsAcceptor};
 use atoll_store::Island;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 /// How the IMAP server behaves.
 #[derive(Debug, Clone)]
@@ -93,43 +92,16 @@ impl Imap {
     /// Accepts connections until `shutdown` fires; `implicit_tls` for the
     /// IMAPS port (RFC 8314). Then open sessions are told BYE and given
     /// `grace` to finish the command they are in.
-    pub async fn serve(&self, listener: TcpListener, implicit_tls: bool, mut shutdown: Shutdown, grace: Duration) {
-        let mut sessions = JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = shutdown.wait() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        let _ = tcp.set_nodelay(true);
-                        let imap = self.clone();
-                        let shutdown = shutdown.clone();
-                        sessions.spawn(async move {
-                            if let Err(e) = imap.connection(tcp, Some(peer.ip()), implicit_tls, shutdown).await {
-                                tracing::debug!(%peer, error = %e, "imap session ended");
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait rather
-                        // than spin on the error.
-                        tracing::warn!(error = %e, "imap accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-                Some(done) = sessions.join_next(), if !sessions.is_empty() => log_panic(done),
-            }
-        }
-        drop(listener);
-        let drained = tokio::time::timeout(grace, async {
-            while let Some(done) = sessions.join_next().await {
-                log_panic(done);
+    pub async fn serve(&self, listener: TcpListener, implicit_tls: bool, shutdown: Shutdown, grace: Duration) {
+        atoll_net::serve_connections("imap", listener, shutdown, grace, |tcp, peer, shutdown| {
+            let imap = self.clone();
+            async move {
+                if let Err(e) = imap.connection(tcp, Some(peer.ip()), implicit_tls, shutdown).await {
+                    tracing::debug!(%peer, error = %e, "imap session ended");
+                }
             }
         })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(sessions = sessions.len(), "imap sessions still open after the grace period; aborting them");
-            sessions.shutdown().await;
-        }
+        .await
     }
 
     /// Runs one session over any byte stream (tests use in-memory duplex
@@ -160,13 +132,5 @@ impl Imap {
         let result = crate::session::Session::new(self.inner.clone(), stream, peer, shutdown).run().await;
         self.inner.sessions.fetch_sub(1, Ordering::Relaxed);
         result
-    }
-}
-
-fn log_panic(done: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = done
-        && e.is_panic()
-    {
-        tracing::error!(error = %e, "imap session panicked");
     }
 }

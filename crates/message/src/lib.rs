@@ -15,6 +15,7 @@
 mod address;
 mod analyse;
 mod bodystructure;
+pub mod date;
 mod envelope;
 mod header;
 pub mod imap_syntax;

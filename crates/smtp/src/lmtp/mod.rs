@@ -29,7 +29,6 @@ use atoll_directory::Directory;
 use atoll_store::Island;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 use crate::{Result, Shutdown};
 
@@ -97,44 +96,17 @@ impl Lmtp {
     /// message being received or stored is finished), and aborts the rest:
     /// a session aborted before its replies were sent acknowledged nothing,
     /// so the client delivers again.
-    pub async fn serve(&self, listener: TcpListener, mut shutdown: Shutdown, grace: Duration) {
-        let mut sessions = JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = shutdown.wait() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let lmtp = self.clone();
-                        let shutdown = shutdown.clone();
-                        sessions.spawn(async move {
-                            tracing::debug!(%peer, "lmtp connection");
-                            if let Err(e) = lmtp.session(stream, Some(peer.ip()), shutdown).await {
-                                tracing::debug!(%peer, error = %e, "lmtp session ended");
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait instead
-                        // of spinning on the error.
-                        tracing::warn!(error = %e, "lmtp accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-                Some(done) = sessions.join_next(), if !sessions.is_empty() => log_panic(done),
-            }
-        }
-        drop(listener);
-        let drained = tokio::time::timeout(grace, async {
-            while let Some(done) = sessions.join_next().await {
-                log_panic(done);
+    pub async fn serve(&self, listener: TcpListener, shutdown: Shutdown, grace: Duration) {
+        atoll_net::serve_connections("lmtp", listener, shutdown, grace, |tcp, peer, shutdown| {
+            let lmtp = self.clone();
+            async move {
+                tracing::debug!(%peer, "lmtp connection");
+                if let Err(e) = lmtp.session(tcp, Some(peer.ip()), shutdown).await {
+                    tracing::debug!(%peer, error = %e, "lmtp session ended");
+                }
             }
         })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(sessions = sessions.len(), "lmtp sessions still open after the grace period; aborting them");
-            sessions.shutdown().await;
-        }
+        .await
     }
 
     /// Runs one session on an accepted byte stream until QUIT, the client
@@ -145,13 +117,5 @@ impl Lmtp {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         session::Session::new(&self.inner, stream, peer, shutdown).run().await
-    }
-}
-
-fn log_panic(done: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = done
-        && e.is_panic()
-    {
-        tracing::error!(error = %e, "lmtp session panicked");
     }
 }
