@@ -49,7 +49,7 @@ fn is_blank(line: &[u8]) -> bool {
 /// Where the header of `raw` ends: just after the first empty line, or the
 /// whole of `raw` when there is none. This is the rule of RFC 5322 §2.1; the
 /// stored analysis uses mail-parser's (nearly identical) split instead.
-pub(crate) fn header_len(raw: &[u8]) -> usize {
+pub fn header_len(raw: &[u8]) -> usize {
     let mut pos = 0;
     for line in raw.split_inclusive(|&b| b == b'\n') {
         pos += line.len();

@@ -27,6 +27,7 @@ mod transfer;
 
 use serde::{Deserialize, Serialize};
 
+pub use header::header_len;
 pub use imap_syntax::ImapBytes;
 pub use search::{header_values, search_text};
 pub use section::{Partial, Section, SectionText};

@@ -40,7 +40,16 @@ impl Island {
     pub async fn analyses(&self, blobs: &[BlobId]) -> Result<HashMap<BlobId, Arc<Analysis>>> {
         let mut out = HashMap::with_capacity(blobs.len());
         let mut missing = Vec::new();
-        for chunk in blobs.chunks(500) {
+        let mut wanted = Vec::new();
+        for b in blobs {
+            match self.cache.analyses.get(b) {
+                Some(a) => {
+                    out.insert(*b, a);
+                }
+                None => wanted.push(*b),
+            }
+        }
+        for chunk in wanted.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let mut q =
                 sqlx::query(self.db.sql_owned(format!("SELECT hash, analysis FROM blobs WHERE hash IN ({marks})")));
@@ -53,7 +62,9 @@ impl Island {
                 let json: Option<String> = r.try_get(1)?;
                 match json.as_deref().map(Analysis::from_json) {
                     Some(Ok(a)) => {
-                        out.insert(id, Arc::new(a));
+                        let a = Arc::new(a);
+                        self.cache.analyses.insert(id, a.clone());
+                        out.insert(id, a);
                     }
                     _ => missing.push(id),
                 }
@@ -69,8 +80,23 @@ impl Island {
                 .await?;
             let a =
                 Analysis::from_json(&json).map_err(|e| Error::Corrupt(format!("analysis of {}: {e}", id.to_hex())))?;
-            out.insert(id, Arc::new(a));
+            let a = Arc::new(a);
+            self.cache.analyses.insert(id, a.clone());
+            out.insert(id, a);
         }
         Ok(out)
+    }
+
+    /// The header block of a body (through the blank line that ends it),
+    /// from memory when it was read before: SEARCH on header fields reads
+    /// no file for a warm mailbox.
+    pub async fn header_block(&self, blob: BlobId) -> Result<Arc<[u8]>> {
+        if let Some(h) = self.cache.headers.get(&blob) {
+            return Ok(h);
+        }
+        let raw = self.blobs.get(blob).await?;
+        let block: Arc<[u8]> = Arc::from(&raw[..atoll_message::header_len(&raw)]);
+        self.cache.headers.insert(blob, block.clone());
+        Ok(block)
     }
 }

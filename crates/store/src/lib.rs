@@ -8,6 +8,7 @@
 
 mod analysis;
 pub mod blob;
+mod cache;
 mod error;
 mod flags;
 mod gc;
@@ -35,6 +36,7 @@ pub struct Island {
     pub(crate) db: Db,
     pub(crate) blobs: BlobStore,
     pub(crate) notify: Arc<notify::Notifier>,
+    pub(crate) cache: Arc<cache::Caches>,
     name: Arc<str>,
 }
 
@@ -55,7 +57,7 @@ impl Island {
         };
         migrator.run(&db.pool).await?;
         let blobs = BlobStore::open(blob_dir)?;
-        Ok(Island { db, blobs, notify: Arc::default(), name: Arc::from(name) })
+        Ok(Island { db, blobs, notify: Arc::default(), cache: Arc::default(), name: Arc::from(name) })
     }
 
     pub fn name(&self) -> &str {

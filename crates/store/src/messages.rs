@@ -370,13 +370,52 @@ impl Island {
         Ok(stored)
     }
 
-    /// Every message of a mailbox, by UID.
+    /// Every message of a mailbox, by UID. The island keeps the list of
+    /// each mailbox it was asked for in memory (shared by every session)
+    /// and brings it up to date with the changes since (`changes_since`),
+    /// so selecting a big mailbox reads only what changed.
     pub async fn messages(&self, mailbox: &Mailbox) -> Result<Vec<Message>> {
+        if let Some(snap) = self.cache.mailboxes.get(&(mailbox.id, mailbox.uidvalidity)) {
+            let ch = self.changes_since(mailbox, snap.highestmodseq).await?;
+            if ch.changed.is_empty() && ch.vanished.is_empty() && ch.highestmodseq == snap.highestmodseq {
+                return Ok(snap.messages.clone());
+            }
+            let mut list = snap.messages.clone();
+            apply_changes(&mut list, &ch);
+            let out = list.clone();
+            self.cache.mailboxes.insert(
+                (mailbox.id, mailbox.uidvalidity),
+                Arc::new(crate::cache::Snapshot { highestmodseq: ch.highestmodseq, messages: list }),
+            );
+            return Ok(out);
+        }
+        // The mod-sequence first: a change that commits while the rows are
+        // read is then seen again next time rather than missed.
+        let highestmodseq: i64 = sqlx::query(self.db.sql("SELECT highestmodseq FROM mailboxes WHERE id = ?"))
+            .bind(mailbox.id)
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)?;
         let rows = sqlx::query(self.db.sql_owned(format!("SELECT {MSG_COLUMNS} WHERE mailbox_id = ? ORDER BY uid")))
             .bind(mailbox.id)
             .fetch_all(&self.db.pool)
             .await?;
-        rows.iter().map(message_from_row).collect()
+        let list = rows.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+        self.cache.mailboxes.insert(
+            (mailbox.id, mailbox.uidvalidity),
+            Arc::new(crate::cache::Snapshot { highestmodseq, messages: list.clone() }),
+        );
+        Ok(list)
+    }
+
+    /// UIDs of the messages flagged \Deleted, as the database has them now.
+    pub async fn deleted_uids(&self, mailbox: &Mailbox) -> Result<Vec<i64>> {
+        let q = format!(
+            "SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & {}) <> 0 ORDER BY uid",
+            crate::system::DELETED
+        );
+        let rows = sqlx::query(self.db.sql_owned(q)).bind(mailbox.id).fetch_all(&self.db.pool).await?;
+        Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?)
     }
 
     /// The raw message.
@@ -500,6 +539,14 @@ impl Island {
     /// CHANGEDSINCE, QRESYNC).
     pub async fn changes_since(&self, mailbox: &Mailbox, modseq: i64) -> Result<Changes> {
         let mut conn = self.db.pool.acquire().await?;
+        // The mod-sequence first, the changes after: a change committed in
+        // between is then reported now and again next time (harmless),
+        // never skipped.
+        let highestmodseq = sqlx::query(self.db.sql("SELECT highestmodseq FROM mailboxes WHERE id = ?"))
+            .bind(mailbox.id)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
         let rows = sqlx::query(
             self.db.sql_owned(format!("SELECT {MSG_COLUMNS} WHERE mailbox_id = ? AND modseq > ? ORDER BY uid")),
         )
@@ -517,11 +564,6 @@ impl Island {
                 .iter()
                 .map(|r| r.try_get(0))
                 .collect::<Result<Vec<i64>, _>>()?;
-        let highestmodseq = sqlx::query(self.db.sql("SELECT highestmodseq FROM mailboxes WHERE id = ?"))
-            .bind(mailbox.id)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
         Ok(Changes { changed, vanished, highestmodseq })
     }
 
@@ -535,5 +577,20 @@ impl Island {
             Some(r) => (r.try_get(0)?, r.try_get(1)?),
             None => (0, 0),
         })
+    }
+}
+
+/// Brings a UID-ordered message list up to date: changed rows replace or
+/// join it, vanished UIDs leave it. A UID both changed and vanished (stored
+/// to, then expunged) is gone.
+fn apply_changes(list: &mut Vec<Message>, ch: &Changes) {
+    for m in &ch.changed {
+        match list.binary_search_by_key(&m.uid, |x| x.uid) {
+            Ok(i) => list[i] = m.clone(),
+            Err(i) => list.insert(i, m.clone()),
+        }
+    }
+    if !ch.vanished.is_empty() {
+        list.retain(|m| ch.vanished.binary_search(&m.uid).is_err());
     }
 }

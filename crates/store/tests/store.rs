@@ -19,6 +19,7 @@ atoll_testkit::engine_tests!(
     unused_bodies_are_collected,
     collection_races_with_deliveries_of_the_same_body,
     delete_mailbox_and_interrupted_collection,
+    message_lists_follow_changes_made_elsewhere,
 );
 
 struct T {
@@ -467,4 +468,39 @@ async fn delete_mailbox_and_interrupted_collection(engine: Engine) {
     assert_eq!(i.collect_garbage(std::time::Duration::ZERO).await.unwrap().removed, 3);
     assert!(i.blobs().exists(kept).await.unwrap(), "the parked body of a live message came back");
     assert_eq!(i.read(kept).await.unwrap(), msg("kept").raw);
+}
+
+/// The message list a handle keeps in memory follows what another handle
+/// (another store node) changes: new messages, flags, expunges, and a
+/// mailbox deleted and created again under the same name.
+async fn message_lists_follow_changes_made_elsewhere(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let a = &t.island;
+    let b = Island::open("test", &t._db.url, a.blobs().root(), 8).await.unwrap();
+    a.ensure_defaults(1).await.unwrap();
+    a.create_mailbox(1, "Box", None).await.unwrap();
+    for n in 0..5 {
+        a.append(1, "Box", msg(&format!("m{n}"))).await.unwrap();
+    }
+    let mbox = a.mailbox(1, "Box").await.unwrap();
+    let uids = |l: &[atoll_store::Message]| l.iter().map(|m| m.uid).collect::<Vec<_>>();
+    assert_eq!(uids(&a.messages(&mbox).await.unwrap()), [1, 2, 3, 4, 5]);
+
+    b.append(1, "Box", msg("from b")).await.unwrap();
+    b.store_flags(&mbox, &[2], StoreOp::Add, &Flags::parse(["\\Deleted"]).unwrap(), None).await.unwrap();
+    b.expunge(&mbox, &[2, 4]).await.unwrap();
+    let seen = a.messages(&mbox).await.unwrap();
+    assert_eq!(uids(&seen), [1, 3, 5, 6]);
+    assert_eq!(seen, b.messages(&mbox).await.unwrap());
+    b.store_flags(&mbox, &[3], StoreOp::Add, &Flags::parse(["\\Flagged"]).unwrap(), None).await.unwrap();
+    assert!(a.messages(&mbox).await.unwrap()[1].flags.has(system::FLAGGED));
+
+    // Gone and back: a new mailbox (new UIDVALIDITY), even if it gets the
+    // old one's id.
+    b.delete_mailbox(1, "Box").await.unwrap();
+    b.create_mailbox(1, "Box", None).await.unwrap();
+    b.append(1, "Box", msg("fresh")).await.unwrap();
+    let again = a.mailbox(1, "Box").await.unwrap();
+    assert_ne!(again.uidvalidity, mbox.uidvalidity);
+    assert_eq!(uids(&a.messages(&again).await.unwrap()), [1]);
 }

@@ -39,6 +39,18 @@ fn needs_raw(k: &SearchKey) -> bool {
     }
 }
 
+/// BODY and TEXT need the whole message; HEADER (and FROM, SUBJECT …) only
+/// its header block, which the island keeps in memory.
+fn needs_body(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::Body(_) | SearchKey::Text(_) => true,
+        SearchKey::Not(k) => needs_body(k),
+        SearchKey::Or(a, b) => needs_body(a) || needs_body(b),
+        SearchKey::And(v) => v.iter().any(needs_body),
+        _ => false,
+    }
+}
+
 fn needs_analysis(k: &SearchKey) -> bool {
     match k {
         SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => true,
@@ -145,6 +157,7 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let (Some(user), Some(sel)) = (&s.user, &s.selected) else { return Ok(Next::Continue) };
     let island = user.island.clone();
     let want_raw = needs_raw(&all);
+    let want_body = needs_body(&all);
     let want_analysis = needs_analysis(&all);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
@@ -163,9 +176,14 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
             HashMap::new()
         };
         for (i, m) in chunk.iter().enumerate() {
-            let raw = if want_raw {
+            let raw: Option<std::borrow::Cow<'_, [u8]>> = if want_body {
                 match island.read(m.blob).await {
-                    Ok(r) => Some(r),
+                    Ok(r) => Some(r.into()),
+                    Err(e) => return super::no_store(s, tag, &e),
+                }
+            } else if want_raw {
+                match island.header_block(m.blob).await {
+                    Ok(h) => Some(h.to_vec().into()),
                     Err(e) => return super::no_store(s, tag, &e),
                 }
             } else {

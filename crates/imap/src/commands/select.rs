@@ -133,10 +133,7 @@ pub(super) async fn close<S: AsyncRead + AsyncWrite + Unpin + Send>(
 /// \Deleted messages as the database has them now (another session may
 /// have changed flags since this one looked).
 async fn deleted_now(island: &atoll_store::Island, sel: &Selected) -> Vec<i64> {
-    match island.messages(&sel.mailbox).await {
-        Ok(all) => all.iter().filter(|m| m.flags.has(atoll_store::system::DELETED)).map(|m| m.uid).collect(),
-        Err(_) => sel.deleted_uids(),
-    }
+    island.deleted_uids(&sel.mailbox).await.unwrap_or_else(|_| sel.deleted_uids())
 }
 
 pub(super) async fn expunge<S: AsyncRead + AsyncWrite + Unpin + Send>(
