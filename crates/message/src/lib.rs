@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use header::header_len;
 pub use imap_syntax::ImapBytes;
-pub use search::{header_values, search_text};
+pub use search::{header_fields, header_values, search_text};
 pub use section::{Partial, Section, SectionText};
 
 /// Bumped whenever the analysis changes in a way stored analyses should not

@@ -22,6 +22,18 @@ pub fn header_values(raw: &[u8], name: &str) -> Vec<String> {
     header::split(block).fields.iter().filter(|f| f.is(name)).map(|f| decode_value(f.value)).collect()
 }
 
+/// Every field of the message's top-level header as (name in lowercase,
+/// value as [`header_values`] gives it), in order: parsed once and kept,
+/// so a SEARCH on several fields or repeated searches split nothing again.
+pub fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
+    let block = &raw[..header::header_len(raw)];
+    header::split(block)
+        .fields
+        .iter()
+        .map(|f| (String::from_utf8_lossy(f.name).to_ascii_lowercase(), decode_value(f.value)))
+        .collect()
+}
+
 fn decode_value(value: &[u8]) -> String {
     let text = match std::str::from_utf8(value) {
         Ok(s) => s.to_owned(),
@@ -94,6 +106,18 @@ pub(crate) fn sent_date(block: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_fields_agree_with_header_values() {
+        let raw = b"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\nSubject: one\r\n two\r\nX-A: 1\r\nx-a: 2\r\n\r\nFrom: not a header\r\n";
+        let fields = header_fields(raw);
+        assert_eq!(fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["from", "subject", "x-a", "x-a"]);
+        for name in ["From", "SUBJECT", "x-A", "Missing"] {
+            let from_fields: Vec<String> =
+                fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect();
+            assert_eq!(from_fields, header_values(raw, name), "{name}");
+        }
+    }
 
     #[test]
     fn header_values_are_decoded_and_unfolded() {

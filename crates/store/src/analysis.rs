@@ -99,4 +99,16 @@ impl Island {
         self.cache.headers.insert(blob, block.clone());
         Ok(block)
     }
+
+    /// The header fields of a body, split and decoded
+    /// ([`atoll_message::header_fields`]), from memory when done before.
+    pub async fn header_fields(&self, blob: BlobId) -> Result<Arc<[(String, String)]>> {
+        if let Some(f) = self.cache.fields.get(&blob) {
+            return Ok(f);
+        }
+        let block = self.header_block(blob).await?;
+        let fields: Arc<[(String, String)]> = atoll_message::header_fields(&block).into();
+        self.cache.fields.insert(blob, fields.clone());
+        Ok(fields)
+    }
 }

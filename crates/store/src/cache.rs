@@ -33,6 +33,8 @@ pub(crate) struct Caches {
     /// The header block of each body (up to and including the blank line),
     /// for SEARCH on header fields.
     pub headers: Cache<BlobId, Arc<[u8]>>,
+    /// The same headers split and decoded, for SEARCH.
+    pub fields: Cache<BlobId, Arc<[(String, String)]>>,
 }
 
 impl Default for Caches {
@@ -48,6 +50,13 @@ impl Default for Caches {
             headers: Cache::builder()
                 .max_capacity(HEADERS_BYTES)
                 .weigher(|_, h: &Arc<[u8]>| u32::try_from(h.len() + 64).unwrap_or(u32::MAX))
+                .build(),
+            fields: Cache::builder()
+                .max_capacity(HEADERS_BYTES)
+                .weigher(|_, f: &Arc<[(String, String)]>| {
+                    let bytes: usize = f.iter().map(|(n, v)| n.len() + v.len() + 48).sum();
+                    u32::try_from(bytes + 64).unwrap_or(u32::MAX)
+                })
                 .build(),
         }
     }

@@ -40,6 +40,20 @@ fn needs_raw(i: &FetchItem) -> bool {
     )
 }
 
+/// Items served from the message header alone, which the island keeps in
+/// memory: BODY[HEADER], BODY[HEADER.FIELDS …] of the message itself and
+/// RFC822.HEADER.
+fn header_only(i: &FetchItem) -> bool {
+    match i {
+        FetchItem::Rfc822Header => true,
+        FetchItem::BodySection { section, .. } => {
+            section.path.is_empty()
+                && matches!(section.text, Some(SectionText::Header) | Some(SectionText::HeaderFields { .. }))
+        }
+        _ => false,
+    }
+}
+
 /// Items that set \Seen (RFC 9051 §6.4.5: BODY[…] and RFC822/RFC822.TEXT
 /// without PEEK).
 fn sets_seen(i: &FetchItem) -> bool {
@@ -134,6 +148,7 @@ pub(super) async fn fetch<S: AsyncRead + AsyncWrite + Unpin + Send>(
 
     let want_analysis = items.iter().any(needs_analysis);
     let want_raw = items.iter().any(needs_raw);
+    let header_suffices = want_raw && items.iter().filter(|i| needs_raw(i)).all(header_only);
     let Some(sel) = &s.selected else { return Ok(Next::Continue) };
     let targets: Vec<(u32, crate::session::selected::Known)> =
         uids.iter().filter_map(|u| sel.seq_of(*u).and_then(|q| sel.by_seq(q).map(|m| (q, m.clone())))).collect();
@@ -151,9 +166,20 @@ pub(super) async fn fetch<S: AsyncRead + AsyncWrite + Unpin + Send>(
             HashMap::new()
         };
         for (seq, m) in chunk {
-            let raw = if want_raw {
+            let analysis = analyses.get(&m.blob).cloned();
+            let mut header = None;
+            if header_suffices && let Ok(h) = island.header_block(m.blob).await {
+                // The analysis's header range (mail-parser's split) must lie
+                // within the cached block (RFC 5322's); else read it all.
+                if analysis.as_ref().is_some_and(|a| a.root.header.1 as usize <= h.len()) {
+                    header = Some(h);
+                }
+            }
+            let raw: Option<std::borrow::Cow<'_, [u8]>> = if let Some(h) = &header {
+                Some(std::borrow::Cow::Borrowed(&h[..]))
+            } else if want_raw {
                 match island.read(m.blob).await {
-                    Ok(r) => Some(r),
+                    Ok(r) => Some(r.into()),
                     Err(e) => {
                         tracing::error!(uid = m.uid, error = %e, "imap: message body unreadable");
                         s.tagged(tag, "NO", "[SERVERBUG] a message body could not be read");
@@ -163,7 +189,6 @@ pub(super) async fn fetch<S: AsyncRead + AsyncWrite + Unpin + Send>(
             } else {
                 None
             };
-            let analysis = analyses.get(&m.blob).cloned();
             let mut line = format!("* {seq} FETCH (").into_bytes();
             let mut first = true;
             let mut unknown_cte = false;

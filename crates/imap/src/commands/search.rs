@@ -24,6 +24,9 @@ struct Ctx<'a> {
     max_uid: u32,
     m: &'a Known,
     raw: Option<&'a [u8]>,
+    /// The header fields (lowercase name, decoded value) when no key needs
+    /// more than the header.
+    fields: Option<&'a [(String, String)]>,
     analysis: Option<&'a Analysis>,
     saved: &'a [u32],
     now: i64,
@@ -109,8 +112,12 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
         // \Recent is not kept: nothing is recent.
         SearchKey::Recent(recent) => !*recent,
         SearchKey::Header { name, value } => {
-            let raw = c.raw.unwrap_or_default();
-            let values = atoll_message::header_values(raw, name);
+            let values = match c.fields {
+                Some(fields) => {
+                    fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+                }
+                None => atoll_message::header_values(c.raw.unwrap_or_default(), name),
+            };
             // RFC 9051 §6.4.4: HEADER with an empty string matches every
             // message that has the field.
             values.iter().any(|v| contains_ci(v, value))
@@ -181,9 +188,12 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     Ok(r) => Some(r.into()),
                     Err(e) => return super::no_store(s, tag, &e),
                 }
-            } else if want_raw {
-                match island.header_block(m.blob).await {
-                    Ok(h) => Some(h.to_vec().into()),
+            } else {
+                None
+            };
+            let fields = if want_raw && !want_body {
+                match island.header_fields(m.blob).await {
+                    Ok(f) => Some(f),
                     Err(e) => return super::no_store(s, tag, &e),
                 }
             } else {
@@ -196,6 +206,7 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 max_uid,
                 m,
                 raw: raw.as_deref(),
+                fields: fields.as_deref(),
                 analysis: analyses.get(&m.blob).map(|a| a.as_ref()),
                 saved: &s.saved,
                 now,
