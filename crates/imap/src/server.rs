@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) islands: HashMap<String, Island>,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) sessions: AtomicUsize,
+    /// Mailbox views shared between sessions.
+    pub(crate) views: crate::session::selected::Views,
 }
 
 impl Imap {
@@ -77,7 +79,16 @@ impl Imap {
         tls: Option<TlsAcceptor>,
     ) -> Imap {
         let islands = islands.into_iter().map(|i| (i.name().to_string(), i)).collect();
-        Imap { inner: Arc::new(Inner { config, directory, islands, tls, sessions: AtomicUsize::new(0) }) }
+        Imap {
+            inner: Arc::new(Inner {
+                config,
+                directory,
+                islands,
+                tls,
+                sessions: AtomicUsize::new(0),
+                views: Default::default(),
+            }),
+        }
     }
 
     pub fn config(&self) -> &ImapConfig {

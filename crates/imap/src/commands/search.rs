@@ -168,7 +168,7 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let want_analysis = needs_analysis(&all);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let messages: Vec<Known> = sel.messages.clone();
+    let messages: std::sync::Arc<Vec<Known>> = sel.messages.clone();
     let max_seq = sel.exists();
     let max_uid = sel.max_uid();
     let mut hits: Vec<(u32, u32, i64)> = Vec::new(); // (seq, uid, modseq)

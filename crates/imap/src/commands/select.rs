@@ -40,9 +40,10 @@ pub(super) async fn select<S: AsyncRead + AsyncWrite + Unpin + Send>(
         Ok(m) => m,
         Err(e) => return super::no_store(s, tag, &e),
     };
-    let sel = Selected::new(mailbox, read_only, messages);
+    let mut sel = Selected::new(mailbox, read_only, messages);
+    sel.share(&s.inner.views);
     let mut keywords: Vec<String> = Vec::new();
-    for m in &sel.messages {
+    for m in sel.messages.iter() {
         for k in &m.flags.keywords {
             if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
                 keywords.push(k.clone());

@@ -258,6 +258,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
         };
         let updates = sel.apply(changes, allow_expunge, self.qresync);
+        if !updates.is_empty() {
+            sel.share(&self.inner.views);
+        }
         self.write_updates(updates);
         Ok(())
     }

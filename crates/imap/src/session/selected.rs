@@ -9,8 +9,34 @@
 //! (RFC 9051 §5.2, §7.4.1, §7.5.1).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use atoll_store::{Changes, Flags, Mailbox, Message};
+
+/// Views of a mailbox shared by the sessions that have it selected at the
+/// same state, so that a thousand sessions idling on one big mailbox hold
+/// one copy of its message list, not a thousand. A session changes its
+/// view copy-on-write and, once it is back in step with the database (no
+/// expunge held back), trades its copy for the shared one if they are
+/// equal, or offers its own.
+#[derive(Clone)]
+pub struct Views(moka::sync::Cache<(i64, i64), (i64, Arc<Vec<Known>>)>);
+
+/// Bytes the views may hold; views no session uses are dropped first.
+const VIEWS_BYTES: u64 = 256 << 20;
+
+impl Default for Views {
+    fn default() -> Self {
+        Views(
+            moka::sync::Cache::builder()
+                .max_capacity(VIEWS_BYTES)
+                .weigher(|_: &(i64, i64), v: &(i64, Arc<Vec<Known>>)| {
+                    u32::try_from(v.1.len() * std::mem::size_of::<Known>() + 64).unwrap_or(u32::MAX)
+                })
+                .build(),
+        )
+    }
+}
 
 /// One untagged update for the client, in the order it must be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +90,9 @@ pub struct Selected {
     pub mailbox: Mailbox,
     /// EXAMINE, or SELECT of a mailbox the user may not change.
     pub read_only: bool,
-    /// By sequence number: messages[n - 1] has sequence number n.
-    pub messages: Vec<Known>,
+    /// By sequence number: messages[n - 1] has sequence number n. Shared
+    /// with other sessions (see [`Views`]); changed copy-on-write.
+    pub messages: Arc<Vec<Known>>,
     /// The database state this view reflects.
     pub highestmodseq: i64,
     /// Expunges seen in the database but not yet told to the client,
@@ -81,7 +108,29 @@ impl Selected {
         let highestmodseq = mailbox.highestmodseq;
         let mut messages: Vec<Known> = messages.into_iter().map(Known::from).collect();
         messages.sort_by_key(|m| m.uid);
-        Selected { mailbox, read_only, messages, highestmodseq, pending_expunges: HashSet::new() }
+        Selected { mailbox, read_only, messages: Arc::new(messages), highestmodseq, pending_expunges: HashSet::new() }
+    }
+
+    /// Trades this view for an equal shared one, or shares it. Not while
+    /// expunges are held back: then the view is this session's own.
+    pub fn share(&mut self, views: &Views) {
+        if !self.pending_expunges.is_empty() {
+            return;
+        }
+        let key = (self.mailbox.id, self.mailbox.uidvalidity);
+        if let Some((modseq, shared)) = views.0.get(&key) {
+            if Arc::ptr_eq(&shared, &self.messages) {
+                return;
+            }
+            if modseq == self.highestmodseq && *shared == *self.messages {
+                self.messages = shared;
+                return;
+            }
+            if modseq > self.highestmodseq {
+                return;
+            }
+        }
+        views.0.insert(key, (self.highestmodseq, self.messages.clone()));
     }
 
     pub fn exists(&self) -> u32 {
@@ -105,7 +154,7 @@ impl Selected {
     /// FETCH responses, so the refresh must not repeat them).
     pub fn set_flags(&mut self, uid: u32, flags: Flags, modseq: i64) {
         if let Some(i) = self.seq_of(uid) {
-            let m = &mut self.messages[i as usize - 1];
+            let m = &mut Arc::make_mut(&mut self.messages)[i as usize - 1];
             m.flags = flags;
             m.modseq = modseq;
         }
@@ -129,7 +178,7 @@ impl Selected {
             let mut gone: Vec<u32> = self.pending_expunges.drain().collect();
             gone.sort_unstable();
             if qresync {
-                self.messages.retain(|m| gone.binary_search(&m.uid).is_err());
+                Arc::make_mut(&mut self.messages).retain(|m| gone.binary_search(&m.uid).is_err());
                 out.push(Update::Vanished(gone));
             } else {
                 // Highest first: each EXPUNGE renumbers the messages above
@@ -137,7 +186,7 @@ impl Selected {
                 // same as in the client's current view.
                 for uid in gone.into_iter().rev() {
                     if let Some(seq) = self.seq_of(uid) {
-                        self.messages.remove(seq as usize - 1);
+                        Arc::make_mut(&mut self.messages).remove(seq as usize - 1);
                         out.push(Update::Expunge(seq));
                     }
                 }
@@ -150,11 +199,15 @@ impl Selected {
             let uid = to_u32(m.uid);
             if uid > max {
                 max = uid;
-                self.messages.push(Known::from(m));
+                Arc::make_mut(&mut self.messages).push(Known::from(m));
                 continue;
             }
             let Some(seq) = self.seq_of(uid) else { continue };
-            let known = &mut self.messages[seq as usize - 1];
+            let current = &self.messages[seq as usize - 1];
+            if current.flags == m.flags && current.modseq >= m.modseq {
+                continue;
+            }
+            let known = &mut Arc::make_mut(&mut self.messages)[seq as usize - 1];
             if known.flags != m.flags {
                 known.flags = m.flags.clone();
                 known.modseq = m.modseq;
@@ -211,6 +264,30 @@ mod tests {
 
     fn three() -> Selected {
         Selected::new(mailbox(), false, vec![msg(1, 1, &[]), msg(2, 2, &[]), msg(3, 3, &[])])
+    }
+
+    /// Sessions at the same state share one message list; a change makes a
+    /// private copy, and the sessions that catch up share again.
+    #[test]
+    fn views_are_shared_copy_on_write() {
+        let views = Views::default();
+        let (mut a, mut b) = (three(), three());
+        a.share(&views);
+        b.share(&views);
+        assert!(Arc::ptr_eq(&a.messages, &b.messages));
+        let change = || Changes { changed: vec![msg(2, 4, &["\\Seen"])], vanished: vec![], highestmodseq: 4 };
+        a.apply(change(), true, false);
+        assert!(!Arc::ptr_eq(&a.messages, &b.messages));
+        assert!(b.messages[1].flags.keywords.is_empty() && b.messages[1].flags.system == 0, "b is untouched");
+        a.share(&views);
+        b.apply(change(), true, false);
+        b.share(&views);
+        assert!(Arc::ptr_eq(&a.messages, &b.messages));
+        // Held-back expunges keep a view private.
+        a.apply(Changes { changed: vec![], vanished: vec![3], highestmodseq: 5 }, false, false);
+        a.share(&views);
+        assert_eq!(a.exists(), 3);
+        assert!(Arc::ptr_eq(&views.0.get(&(1, 7)).unwrap().1, &b.messages));
     }
 
     #[test]
