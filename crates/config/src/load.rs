@@ -69,12 +69,13 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "listen" => read(&section, value, &mut config.listen, &mut problems),
             "lmtp" => read(&section, value, &mut config.lmtp, &mut problems),
             "imap" => read(&section, value, &mut config.imap, &mut problems),
+            "store" => read(&section, value, &mut config.store, &mut problems),
             "tls" => read(&section, value, &mut config.tls, &mut problems),
             "log" => read(&section, value, &mut config.log, &mut problems),
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, lmtp, imap, tls, log)"
+                         passwords, listen, lmtp, imap, store, tls, log)"
                     .to_string(),
             }),
         }
