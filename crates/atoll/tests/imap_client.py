@@ -95,8 +95,16 @@ def scenario_basics(port, tls_port, user, password):
     ok(m.append("INBOX", None, None, message("second", "Line one\r\nLine two\r\n")), "APPEND without flags")
     typ, data = m.noop()
     check(typ == "OK", "NOOP", data)
+    # RFC 3501 §2.3.2, §7.3.2: new messages are \Recent in the session that
+    # sees them first, and only there.
+    typ, data = m.response("RECENT")
+    check(data and data[-1] == b"2", "RECENT with the new messages", data)
+    typ, data = m.search(None, "RECENT")
+    check(data == [b"1 2"], "SEARCH RECENT", data)
     typ, data = m.select("INBOX")
     check(data == [b"2"], "SELECT reports 2 messages", data)
+    typ, data = m.response("RECENT")
+    check(data == [b"0"], "already claimed: RECENT 0 on the next SELECT", data)
 
     typ, data = m.fetch("1:*", "(UID FLAGS RFC822.SIZE INTERNALDATE)")
     check(typ == "OK" and len(data) == 2, "FETCH 1:* returns 2", data)
@@ -141,8 +149,9 @@ def scenario_basics(port, tls_port, user, password):
     check(any(b"Work/Projects" in l for l in data), "LIST Work/*", data)
     typ, data = m.copy("1:2", "Work/Projects")
     check(typ == "OK" and b"COPYUID" in data[0], "COPY answers COPYUID (RFC 4315)", data)
-    typ, data = m.status("Work/Projects", "(MESSAGES UIDNEXT UNSEEN)")
+    typ, data = m.status("Work/Projects", "(MESSAGES UIDNEXT UNSEEN RECENT)")
     check(b"MESSAGES 2" in data[0], "STATUS after COPY", data)
+    check(b"RECENT 2" in data[0], "STATUS RECENT: copies are recent (RFC 3501 §6.3.10)", data)
     ok(m.rename("Work", "Play"), "RENAME with children")
     typ, data = m.list("", "Play/*")
     check(any(b"Play/Projects" in l for l in data), "children renamed", data)

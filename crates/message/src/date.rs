@@ -41,9 +41,40 @@ pub fn rfc5322_date(epoch: i64) -> String {
     format!("{weekday}, {d} {month} {y:04} {:02}:{:02}:{:02} +0000", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+/// The calendar day of a Date: field value as written, in its own zone
+/// (time of day and zone ignored), as epoch seconds of that day's 00:00 UTC;
+/// None when it is not a date. RFC 3501 §6.4.4 / RFC 9051 §6.4.4:
+/// SENTBEFORE, SENTON and SENTSINCE compare "the date-part of the Date:
+/// header", not the instant converted to UTC.
+pub fn written_day(value: &[u8]) -> Option<i64> {
+    use mail_parser::HeaderValue;
+    use mail_parser::parsers::MessageStream;
+    use std::panic::{self, AssertUnwindSafe};
+    let mut buf = crate::header::unfold(value);
+    buf.push(b'\n');
+    let parsed = panic::catch_unwind(AssertUnwindSafe(|| MessageStream::new(&buf).parse_date())).ok()?;
+    match parsed {
+        HeaderValue::DateTime(dt) if dt.is_valid() => {
+            Some(days_from_civil(i64::from(dt.year), u32::from(dt.month), u32::from(dt.day)) * 86_400)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_day_ignores_zone() {
+        // RFC 3501 §6.4.4: the date as written, not converted to UTC.
+        let day = |y, m, d| Some(days_from_civil(y, m, d) * 86_400);
+        assert_eq!(written_day(b"Sat, 24 Mar 2007 23:00:00 +0200"), day(2007, 3, 24));
+        assert_eq!(written_day(b"Sun, 25 Mar 2007 00:00:00 +0200"), day(2007, 3, 25));
+        assert_eq!(written_day(b"Sun, 28 Oct 2007 23:00:00 -0800"), day(2007, 10, 28));
+        assert_eq!(written_day(b" Mon, 29 Oct 2007\r\n 00:00:00 +0200"), day(2007, 10, 29));
+        assert_eq!(written_day(b"soon"), None);
+    }
 
     #[test]
     fn dates() {

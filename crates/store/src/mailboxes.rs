@@ -337,6 +337,61 @@ impl Island {
         let r = sqlx::query(self.db.sql_owned(q)).bind(mailbox.id).fetch_one(&self.db.pool).await?;
         Ok(Status { messages: r.try_get(0)?, unseen: r.try_get(1)?, deleted: r.try_get(2)?, size: r.try_get(3)? })
     }
+
+    /// The first UID no session has claimed as \Recent yet (RFC 3501
+    /// §2.3.2): messages from it on are recent for the next session that
+    /// selects the mailbox read-write (EXAMINE shows them without claiming).
+    pub async fn first_recent_uid(&self, mailbox: &Mailbox) -> Result<i64> {
+        let r = sqlx::query(self.db.sql("SELECT first_recent_uid FROM mailboxes WHERE id = ?"))
+            .bind(mailbox.id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        match r {
+            Some(r) => Ok(r.try_get(0)?),
+            None => Err(Error::NoSuchMailbox(mailbox.name.clone())),
+        }
+    }
+
+    /// Claims the \Recent flag of the messages below `upto` that no
+    /// session has claimed (RFC 3501 §2.3.2: a message is recent in one
+    /// session only): moves first_recent_uid up to `upto` atomically and
+    /// returns its old value, so uids in `old..upto` are recent for the
+    /// caller. Returns `upto` (nothing) when another session got there
+    /// first.
+    pub async fn claim_recent(&self, mailbox: &Mailbox, upto: i64) -> Result<i64> {
+        // Compare-and-set: another session may claim between the read and
+        // the update; then read again.
+        for _ in 0..16 {
+            let old = self.first_recent_uid(mailbox).await?;
+            if old >= upto {
+                return Ok(upto);
+            }
+            let done = sqlx::query(
+                self.db.sql("UPDATE mailboxes SET first_recent_uid = ? WHERE id = ? AND first_recent_uid = ?"),
+            )
+            .bind(upto)
+            .bind(mailbox.id)
+            .bind(old)
+            .execute(&self.db.pool)
+            .await?;
+            if done.rows_affected() == 1 {
+                return Ok(old);
+            }
+        }
+        // Lost every race: others keep claiming; leave these to them.
+        Ok(upto)
+    }
+
+    /// STATUS RECENT: messages no session has claimed as \Recent yet.
+    pub async fn unclaimed_recent(&self, mailbox: &Mailbox) -> Result<i64> {
+        let first = self.first_recent_uid(mailbox).await?;
+        let r = sqlx::query(self.db.sql("SELECT COUNT(*) FROM messages WHERE mailbox_id = ? AND uid >= ?"))
+            .bind(mailbox.id)
+            .bind(first)
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
 }
 
 async fn subscribe_in(conn: &mut AnyConnection, island: &Island, account: i64, name: &str) -> Result<()> {

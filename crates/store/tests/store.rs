@@ -20,6 +20,7 @@ atoll_testkit::engine_tests!(
     collection_races_with_deliveries_of_the_same_body,
     delete_mailbox_and_interrupted_collection,
     message_lists_follow_changes_made_elsewhere,
+    recent_is_claimed_once,
 );
 
 struct T {
@@ -503,4 +504,25 @@ async fn message_lists_follow_changes_made_elsewhere(engine: Engine) {
     let again = a.mailbox(1, "Box").await.unwrap();
     assert_ne!(again.uidvalidity, mbox.uidvalidity);
     assert_eq!(uids(&a.messages(&again).await.unwrap()), [1]);
+}
+
+/// RFC 3501 §2.3.2: \Recent belongs to the first session that notices a
+/// message; claims move first_recent_uid up atomically.
+async fn recent_is_claimed_once(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    let inbox = i.mailbox(1, "INBOX").await.unwrap();
+    assert_eq!(i.first_recent_uid(&inbox).await.unwrap(), 1);
+    i.append(1, "INBOX", msg("a")).await.unwrap();
+    i.append(1, "INBOX", msg("b")).await.unwrap();
+    assert_eq!(i.unclaimed_recent(&inbox).await.unwrap(), 2);
+    // The first claim gets uids 1..3, a second one nothing.
+    assert_eq!(i.claim_recent(&inbox, 3).await.unwrap(), 1);
+    assert_eq!(i.claim_recent(&inbox, 3).await.unwrap(), 3);
+    assert_eq!(i.unclaimed_recent(&inbox).await.unwrap(), 0);
+    i.append(1, "INBOX", msg("c")).await.unwrap();
+    assert_eq!(i.unclaimed_recent(&inbox).await.unwrap(), 1);
+    assert_eq!(i.claim_recent(&inbox, 4).await.unwrap(), 3);
+    assert_eq!(i.first_recent_uid(&inbox).await.unwrap(), 4);
 }

@@ -89,6 +89,43 @@ pub(super) async fn subscribe<S: AsyncRead + AsyncWrite + Unpin + Send>(
     Ok(Next::Continue)
 }
 
+/// What LSUB answers for `pattern`: the subscribed names it matches, and
+/// (RFC 3501 §6.3.9) an unsubscribed parent of a subscribed name the
+/// pattern does not reach, when the parent matches (`%` stops at the
+/// delimiter: with "foo/bar" subscribed and "foo" not, LSUB "" "%" returns
+/// "foo" flagged \Noselect). The flag says \Noselect.
+fn lsub_names(subs: &[String], pattern: &str) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for sub in subs {
+        if pattern::matches(pattern, sub) {
+            if !out.iter().any(|(n, _)| n == sub) {
+                out.push((sub.clone(), false));
+            }
+            continue;
+        }
+        for (i, _) in sub.match_indices(DELIMITER) {
+            let parent = &sub[..i];
+            if !parent.is_empty()
+                && pattern::matches(pattern, parent)
+                && !subs.iter().any(|x| x == parent)
+                && !out.iter().any(|(n, _)| n == parent)
+            {
+                out.push((parent.to_string(), true));
+            }
+        }
+    }
+    out
+}
+
+/// RFC 5258 §3.5 RECURSIVEMATCH with SUBSCRIBED: an unsubscribed mailbox
+/// the pattern matches is still returned, with `CHILDINFO ("SUBSCRIBED")`
+/// (§4 examples), when a subscribed descendant is not itself returned
+/// because the pattern does not match it (as Dovecot does).
+fn subscribed_child_hidden(subs: &[String], name: &str, matches: impl Fn(&str) -> bool) -> bool {
+    let prefix = format!("{name}{DELIMITER}");
+    subs.iter().any(|x| x.starts_with(&prefix) && !matches(x))
+}
+
 fn has_children(names: &[&str], name: &str) -> bool {
     let prefix = format!("{name}{DELIMITER}");
     names.iter().any(|n| n.starts_with(&prefix))
@@ -115,6 +152,7 @@ pub(super) async fn list<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let names: Vec<&str> = boxes.iter().map(|m| m.name.as_str()).collect();
     let subscribed_only = l.select.iter().any(|x| x == "SUBSCRIBED");
     let special_only = l.select.iter().any(|x| x == "SPECIAL-USE");
+    let recursive = l.select.iter().any(|x| x == "RECURSIVEMATCH");
     let want_subscribed = subscribed_only || l.returns.iter().any(|x| x == "SUBSCRIBED");
     let want_special = true; // RFC 6154 §2: servers may always return them.
     let patterns: Vec<String> = l.patterns.iter().map(|p| pattern::join(&l.reference, p)).collect();
@@ -125,8 +163,13 @@ pub(super) async fn list<S: AsyncRead + AsyncWrite + Unpin + Send>(
             continue;
         }
         let is_sub = subs.iter().any(|x| x == &m.name);
+        let mut childinfo = false;
         if subscribed_only && !is_sub {
-            continue;
+            if recursive && subscribed_child_hidden(&subs, &m.name, matches) {
+                childinfo = true;
+            } else {
+                continue;
+            }
         }
         if special_only && m.special_use.is_none() {
             continue;
@@ -144,6 +187,9 @@ pub(super) async fn list<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         let mut line = format!("LIST ({}) \"/\" ", attrs.join(" ")).into_bytes();
         response::mailbox(&mut line, &m.name, false);
+        if childinfo {
+            line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        }
         lines.push((m.name.clone(), line));
     }
     // Subscribed names whose mailbox is gone (RFC 5258 §3.1: \NonExistent).
@@ -184,9 +230,9 @@ pub(super) async fn lsub<S: AsyncRead + AsyncWrite + Unpin + Send>(
         Err(e) => return super::no_store(s, tag, &e),
     };
     let p = pattern::join(reference, pat);
-    for sub in subs.iter().filter(|n| pattern::matches(&p, n)) {
-        let mut line = b"LSUB () \"/\" ".to_vec();
-        response::mailbox(&mut line, sub, false);
+    for (name, noselect) in lsub_names(&subs, &p) {
+        let mut line = if noselect { b"LSUB (\\Noselect) \"/\" ".to_vec() } else { b"LSUB () \"/\" ".to_vec() };
+        response::mailbox(&mut line, &name, false);
         s.untagged(&line);
     }
     s.tagged(tag, "OK", "LSUB completed");
@@ -210,7 +256,9 @@ async fn status_line(
             StatusItem::Unseen => format!("UNSEEN {}", st.unseen),
             StatusItem::Deleted => format!("DELETED {}", st.deleted),
             StatusItem::Size => format!("SIZE {}", st.size),
-            StatusItem::Recent => "RECENT 0".to_string(),
+            // RFC 3501 §6.3.10: messages with \Recent, i.e. that no
+            // session has claimed yet.
+            StatusItem::Recent => format!("RECENT {}", island.unclaimed_recent(m).await?),
             StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", fresh.highestmodseq),
             StatusItem::AppendLimit => format!("APPENDLIMIT {append_limit}"),
         });
@@ -271,4 +319,38 @@ pub(super) async fn quota<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     s.tagged(tag, "OK", "GETQUOTA completed");
     Ok(Next::Continue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn lsub_returns_unsubscribed_parents_as_noselect() {
+        // RFC 3501 §6.3.9: "foo/bar" subscribed, "foo" not: LSUB "" "%"
+        // returns "foo" with \Noselect, not "foo/bar".
+        let s = subs(&["m/test", "m/test2/test", "m/test3/test3"]);
+        assert_eq!(
+            lsub_names(&s, "m/%"),
+            [("m/test".to_string(), false), ("m/test2".to_string(), true), ("m/test3".to_string(), true)]
+        );
+        assert_eq!(lsub_names(&s, "m/*"), s.iter().map(|n| (n.clone(), false)).collect::<Vec<_>>());
+        assert_eq!(lsub_names(&subs(&["foo/bar", "foo"]), "%"), [("foo".to_string(), false)]);
+    }
+
+    #[test]
+    fn recursivematch_childinfo() {
+        // RFC 5258 §3.5, §4: parents with subscribed children the pattern
+        // does not return get CHILDINFO ("SUBSCRIBED").
+        let s = subs(&["m/test2/test1", "m/test7/test7", "m/test8/test8", "m/test8/test9"]);
+        let m = |p: &'static str| move |n: &str| pattern::matches(p, n);
+        assert!(subscribed_child_hidden(&s, "m/test2", m("m/test2%")));
+        assert!(!subscribed_child_hidden(&s, "m/test7", m("m*test7")));
+        assert!(subscribed_child_hidden(&s, "m/test8", m("m*test8")));
+        assert!(!subscribed_child_hidden(&s, "m/test1", m("m/*")));
+    }
 }

@@ -63,6 +63,10 @@ where
         K::Append(a) => append::append(s, &tag, a).await,
         K::Idle => idle::idle(s, &tag).await,
         K::Fetch { uid, set, items, changed_since, vanished } => {
+            // RFC 7162 §3.1.4.1: CHANGEDSINCE and MODSEQ turn CONDSTORE on.
+            if changed_since.is_some() || items.contains(&crate::proto::FetchItem::ModSeq) {
+                s.enable_condstore();
+            }
             fetch::fetch(s, &tag, uid, &set, items, changed_since, vanished).await
         }
         K::Store { uid, set, store } => store::store(s, &tag, uid, &set, store).await,

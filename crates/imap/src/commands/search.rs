@@ -6,10 +6,6 @@
 //! from RFC 2047, bodies from their transfer encoding and charset), and
 //! match case-insensitively as substrings.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use atoll_message::Analysis;
 use atoll_store::Flags;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -27,14 +23,17 @@ struct Ctx<'a> {
     /// The header fields (lowercase name, decoded value) when no key needs
     /// more than the header.
     fields: Option<&'a [(String, String)]>,
-    analysis: Option<&'a Analysis>,
     saved: &'a [u32],
     now: i64,
+    /// \Recent in this session (RFC 3501 §2.3.2).
+    recent: bool,
 }
 
 fn needs_raw(k: &SearchKey) -> bool {
     match k {
         SearchKey::Header { .. } | SearchKey::Body(_) | SearchKey::Text(_) => true,
+        // The Date: field as written (see `sent_day`).
+        SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => true,
         SearchKey::Not(k) => needs_raw(k),
         SearchKey::Or(a, b) => needs_raw(a) || needs_raw(b),
         SearchKey::And(v) => v.iter().any(needs_raw),
@@ -54,16 +53,6 @@ fn needs_body(k: &SearchKey) -> bool {
     }
 }
 
-fn needs_analysis(k: &SearchKey) -> bool {
-    match k {
-        SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => true,
-        SearchKey::Not(k) => needs_analysis(k),
-        SearchKey::Or(a, b) => needs_analysis(a) || needs_analysis(b),
-        SearchKey::And(v) => v.iter().any(needs_analysis),
-        _ => false,
-    }
-}
-
 fn uses_modseq(k: &SearchKey) -> bool {
     match k {
         SearchKey::ModSeq(_) => true,
@@ -78,6 +67,40 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
     needle.is_empty() || hay.to_lowercase().contains(&needle.to_lowercase())
 }
 
+fn is_address_field(name: &str) -> bool {
+    ["from", "to", "cc", "bcc", "sender", "reply-to"].iter().any(|f| name.eq_ignore_ascii_case(f))
+}
+
+/// An address header value without its RFC 5322 §3.2.2 comments and
+/// without white space outside quoted strings.
+fn strip_cfws(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut depth = 0u32;
+    let mut quoted = false;
+    let mut chars = v.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => {
+                let next = chars.next();
+                if depth == 0 {
+                    out.push(ch);
+                    out.extend(next);
+                }
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            '"' => {
+                quoted = !quoted;
+                out.push(ch);
+            }
+            c if c.is_whitespace() && !quoted => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn has_flag(f: &Flags, name: &str) -> bool {
     match Flags::parse([name]) {
         Ok(want) if want.system != 0 => f.system & want.system != 0,
@@ -90,6 +113,18 @@ const DAY: i64 = 86400;
 
 fn day_of(t: i64) -> i64 {
     t.div_euclid(DAY) * DAY
+}
+
+/// The sent date for SENTBEFORE, SENTON and SENTSINCE: RFC 3501 §6.4.4 /
+/// RFC 9051 §6.4.4 compare "the date-part of the Date: header", i.e. the
+/// calendar day as written in the header's own zone (time and zone
+/// ignored), not the instant converted to UTC.
+fn sent_day(c: &Ctx) -> Option<i64> {
+    let value = match c.fields {
+        Some(fields) => fields.iter().find(|(n, _)| n == "date").map(|(_, v)| v.clone()),
+        None => atoll_message::header_values(c.raw.unwrap_or_default(), "date").into_iter().next(),
+    };
+    atoll_message::date::written_day(value?.as_bytes())
 }
 
 fn saved_at(m: &crate::session::selected::Known) -> i64 {
@@ -109,8 +144,9 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
             _ => set.contains(m.uid, c.max_uid),
         },
         SearchKey::Flag { flag, set } => has_flag(&m.flags, flag) == *set,
-        // \Recent is not kept: nothing is recent.
-        SearchKey::Recent(recent) => !*recent,
+        // RFC 3501 §6.4.4 RECENT / OLD (NEW is RECENT UNSEEN): \Recent in
+        // this session.
+        SearchKey::Recent(recent) => c.recent == *recent,
         SearchKey::Header { name, value } => {
             let values = match c.fields {
                 Some(fields) => {
@@ -120,7 +156,13 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
             };
             // RFC 9051 §6.4.4: HEADER with an empty string matches every
             // message that has the field.
-            values.iter().any(|v| contains_ci(v, value))
+            // RFC 5322 §3.2.2: comments and folding white space may sit
+            // between the tokens of an address; RFC 3501 §6.4.4 FROM, TO,
+            // CC and BCC match the address too, so also try the value
+            // without them (`<user (c)@ (c) example.org>` holds
+            // `user@example.org`).
+            let address = is_address_field(name);
+            values.iter().any(|v| contains_ci(v, value) || (address && contains_ci(&strip_cfws(v), value)))
         }
         SearchKey::Body(s) => contains_ci(&atoll_message::search_text(c.raw.unwrap_or_default()), s),
         SearchKey::Text(s) => {
@@ -130,9 +172,9 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
         SearchKey::Before(d) => day_of(m.internal_date) < *d,
         SearchKey::On(d) => day_of(m.internal_date) == *d,
         SearchKey::Since(d) => day_of(m.internal_date) >= *d,
-        SearchKey::SentBefore(d) => c.analysis.and_then(|a| a.sent_date).is_some_and(|t| day_of(t) < *d),
-        SearchKey::SentOn(d) => c.analysis.and_then(|a| a.sent_date).is_some_and(|t| day_of(t) == *d),
-        SearchKey::SentSince(d) => c.analysis.and_then(|a| a.sent_date).is_some_and(|t| day_of(t) >= *d),
+        SearchKey::SentBefore(d) => sent_day(c).is_some_and(|t| t < *d),
+        SearchKey::SentOn(d) => sent_day(c).is_some_and(|t| t == *d),
+        SearchKey::SentSince(d) => sent_day(c).is_some_and(|t| t >= *d),
         SearchKey::Larger(n) => m.size as u64 > *n,
         SearchKey::Smaller(n) => (m.size as u64) < *n,
         SearchKey::ModSeq(n) => m.modseq as u64 >= *n,
@@ -158,14 +200,13 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
 ) -> CmdResult {
     let all = SearchKey::And(search.keys);
     if uses_modseq(&all) {
-        s.condstore = true;
+        s.enable_condstore();
     }
     s.refresh(uid).await?;
     let (Some(user), Some(sel)) = (&s.user, &s.selected) else { return Ok(Next::Continue) };
     let island = user.island.clone();
     let want_raw = needs_raw(&all);
     let want_body = needs_body(&all);
-    let want_analysis = needs_analysis(&all);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let messages: std::sync::Arc<Vec<Known>> = sel.messages.clone();
@@ -173,15 +214,6 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let max_uid = sel.max_uid();
     let mut hits: Vec<(u32, u32, i64)> = Vec::new(); // (seq, uid, modseq)
     for (chunk_no, chunk) in messages.chunks(500).enumerate() {
-        let analyses: HashMap<atoll_store::BlobId, Arc<Analysis>> = if want_analysis {
-            let blobs: Vec<_> = chunk.iter().map(|m| m.blob).collect();
-            match island.analyses(&blobs).await {
-                Ok(a) => a,
-                Err(e) => return super::no_store(s, tag, &e),
-            }
-        } else {
-            HashMap::new()
-        };
         for (i, m) in chunk.iter().enumerate() {
             let raw: Option<std::borrow::Cow<'_, [u8]>> = if want_body {
                 match island.read(m.blob).await {
@@ -207,9 +239,9 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 m,
                 raw: raw.as_deref(),
                 fields: fields.as_deref(),
-                analysis: analyses.get(&m.blob).map(|a| a.as_ref()),
                 saved: &s.saved,
                 now,
+                recent: sel.is_recent(m.uid),
             };
             if eval(&all, &ctx) {
                 hits.push((seq, m.uid, m.modseq));
@@ -259,7 +291,7 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 }
             }
             if uses_modseq(&all)
-                && let Some(h) = highest
+                && let Some(h) = esearch_modseq(&hits, &returns)
             {
                 line.push_str(&format!(" MODSEQ {h}"));
             }
@@ -272,4 +304,48 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
     s.refresh(false).await?;
     s.tagged(tag, "OK", if uid { "UID SEARCH completed" } else { "SEARCH completed" });
     Ok(Next::Continue)
+}
+
+/// The MODSEQ of an ESEARCH answer (RFC 7162 §3.1.5, RFC 4731 §3.2): the
+/// highest mod-sequence of the messages the answer returns. With ALL or
+/// COUNT that is every match; with only MIN and/or MAX it is just those
+/// messages. `hits` is (seq, uid, modseq) in mailbox order, so MIN is the
+/// first and MAX the last.
+fn esearch_modseq(hits: &[(u32, u32, i64)], returns: &[SearchReturn]) -> Option<i64> {
+    if returns.iter().any(|r| matches!(r, SearchReturn::All | SearchReturn::Count)) {
+        return hits.iter().map(|(_, _, m)| *m).max();
+    }
+    let min = hits.first().filter(|_| returns.contains(&SearchReturn::Min)).map(|h| h.2);
+    let max = hits.last().filter(|_| returns.contains(&SearchReturn::Max)).map(|h| h.2);
+    match (min, max) {
+        (None, None) => hits.iter().map(|(_, _, m)| *m).max(),
+        (a, b) => a.max(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn esearch_modseq_of_returned_messages() {
+        // RFC 7162 §3.1.5: MIN/MAX report the mod-sequence of that message,
+        // ALL/COUNT the highest of all matches.
+        let hits = [(1, 10, 6), (2, 11, 8), (3, 12, 7)];
+        assert_eq!(esearch_modseq(&hits, &[SearchReturn::Min]), Some(6));
+        assert_eq!(esearch_modseq(&hits, &[SearchReturn::Max]), Some(7));
+        assert_eq!(esearch_modseq(&hits[1..], &[SearchReturn::Min, SearchReturn::Max]), Some(8));
+        assert_eq!(esearch_modseq(&hits, &[SearchReturn::All]), Some(8));
+        assert_eq!(esearch_modseq(&hits, &[SearchReturn::Min, SearchReturn::Count]), Some(8));
+        assert_eq!(esearch_modseq(&[], &[SearchReturn::Min]), None);
+    }
+
+    #[test]
+    fn address_without_comments() {
+        // RFC 5322 §3.2.2 comments and FWS between address tokens.
+        assert_eq!(strip_cfws("<user-from (comment)@ (comment) domain.org>"), "<user-from@domain.org>");
+        assert_eq!(strip_cfws("a@b (x (nested) \\) y) , c@d"), "a@b,c@d");
+        assert_eq!(strip_cfws("\"J (not) Doe\" <j@d>"), "\"J (not) Doe\"<j@d>");
+        assert!(is_address_field("FROM") && is_address_field("Cc") && !is_address_field("subject"));
+    }
 }

@@ -42,6 +42,9 @@ pub(super) async fn select<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     let mut sel = Selected::new(mailbox, read_only, messages);
     sel.share(&s.inner.views);
+    // RFC 3501 §2.3.2: SELECT claims the messages no session has seen as
+    // \Recent; EXAMINE shows them without claiming.
+    crate::session::notice_recent(&island, &mut sel, s.rev2).await;
     let mut keywords: Vec<String> = Vec::new();
     for m in sel.messages.iter() {
         for k in &m.flags.keywords {
@@ -53,9 +56,8 @@ pub(super) async fn select<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let kw = if keywords.is_empty() { String::new() } else { format!(" {}", keywords.join(" ")) };
     s.untagged(format!("{} EXISTS", sel.exists()).as_bytes());
     if !s.rev2 {
-        // IMAP4rev1 clients expect RECENT; \Recent is not kept (RFC 9051
-        // dropped it), so it is always 0.
-        s.untagged(b"0 RECENT");
+        // RFC 3501 §7.3.2 (IMAP4rev1 only; RFC 9051 dropped \Recent).
+        s.untagged(format!("{} RECENT", sel.recent_count()).as_bytes());
         if let Some(seq) = sel.messages.iter().position(|m| !m.flags.has(atoll_store::system::SEEN)) {
             s.untagged(format!("OK [UNSEEN {}] first unseen", seq + 1).as_bytes());
         }
@@ -94,7 +96,7 @@ pub(super) async fn select<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     let uid = u32::try_from(m.uid).unwrap_or(u32::MAX);
                     if let Some(seq) = sel.seq_of(uid) {
                         let mut line = format!("{seq} FETCH (UID {uid} FLAGS ").into_bytes();
-                        response::flags(&mut line, &m.flags);
+                        response::flags_recent(&mut line, &m.flags, sel.is_recent(uid));
                         line.extend_from_slice(format!(" MODSEQ ({}))", m.modseq).as_bytes());
                         s.untagged(&line);
                     }

@@ -15,7 +15,7 @@ pub(super) async fn store<S: AsyncRead + AsyncWrite + Unpin + Send>(
     st: Store,
 ) -> CmdResult {
     if st.unchanged_since.is_some() {
-        s.condstore = true;
+        s.enable_condstore();
     }
     s.refresh(uid).await?;
     let (Some(user), Some(sel)) = (&s.user, &s.selected) else { return Ok(Next::Continue) };
@@ -70,7 +70,7 @@ pub(super) async fn store<S: AsyncRead + AsyncWrite + Unpin + Send>(
             line.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
         }
         line.extend_from_slice(b"FLAGS ");
-        response::flags(&mut line, &m.flags);
+        response::flags_recent(&mut line, &m.flags, sel.is_recent(m.uid));
         if s.condstore {
             line.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
         }

@@ -137,6 +137,14 @@ pub fn flags(out: &mut Vec<u8>, f: &Flags) {
     flag_list(out, f.names().iter().map(String::as_str));
 }
 
+/// A message's FLAGS with `\Recent` first when it is recent in this
+/// session (RFC 3501 §2.3.2: a session-only flag, not stored).
+pub fn flags_recent(out: &mut Vec<u8>, f: &Flags, recent: bool) {
+    let names = f.names();
+    let recent = recent.then_some("\\Recent");
+    flag_list(out, recent.into_iter().chain(names.iter().map(String::as_str)));
+}
+
 /// `(a b c)`; flags are atoms (or `\atom`), written as given.
 pub fn flag_list<'a>(out: &mut Vec<u8>, flags: impl IntoIterator<Item = &'a str>) {
     out.push(b'(');

@@ -172,6 +172,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         crate::commands::run(self, tag, kind).await
     }
 
+    /// Turns CONDSTORE on for a CONDSTORE-enabling command (RFC 7162
+    /// §3.1). When it was off while a mailbox is selected, the client has
+    /// not seen the mailbox's HIGHESTMODSEQ yet: RFC 7162 §3.1.2.1 has the
+    /// server send it as `* OK [HIGHESTMODSEQ n]` with the first such
+    /// command.
+    pub(crate) fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(modseq) = self.selected.as_ref().map(|m| m.highestmodseq) {
+            self.untagged(format!("OK [HIGHESTMODSEQ {modseq}] CONDSTORE enabled").as_bytes());
+        }
+    }
+
     // Output.
 
     pub(crate) fn untagged(&mut self, line: &[u8]) {
@@ -261,7 +276,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         if !updates.is_empty() {
             sel.share(&self.inner.views);
         }
+        let grew = updates.iter().any(|u| matches!(u, Update::Exists(_)));
+        let island = user.island.clone();
         self.write_updates(updates);
+        // RFC 3501 §7.3.2: RECENT goes with EXISTS when new messages come;
+        // they are \Recent here if no other session claimed them first.
+        if grew && let Some(sel) = &mut self.selected {
+            notice_recent(&island, sel, self.rev2).await;
+            if !self.rev2 {
+                let n = sel.recent_count();
+                self.untagged(format!("{n} RECENT").as_bytes());
+            }
+        }
         Ok(())
     }
 
@@ -276,7 +302,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 Update::Exists(n) => self.untagged(format!("{n} EXISTS").as_bytes()),
                 Update::Flags { seq, uid, flags, modseq } => {
                     let mut line = format!("{seq} FETCH (UID {uid} FLAGS ").into_bytes();
-                    response::flags(&mut line, &flags);
+                    let recent = self.selected.as_ref().is_some_and(|sel| sel.is_recent(uid));
+                    response::flags_recent(&mut line, &flags, recent);
                     if self.condstore {
                         line.extend_from_slice(format!(" MODSEQ ({modseq})").as_bytes());
                     }
@@ -284,6 +311,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     self.untagged(&line);
                 }
             }
+        }
+    }
+}
+
+/// Looks for \Recent messages (RFC 3501 §2.3.2) up to the end of the view:
+/// with the mailbox selected read-write, claims them in the store so that
+/// no other session sees them as recent; with EXAMINE, takes the unclaimed
+/// ones without claiming. IMAP4rev2 has no \Recent (RFC 9051 appendix
+/// E): such a session claims nothing and sees nothing recent.
+pub(crate) async fn notice_recent(island: &atoll_store::Island, sel: &mut Selected, rev2: bool) {
+    let Some(upto) = sel.recent_to_claim() else { return };
+    let from = if rev2 {
+        Ok(i64::from(upto))
+    } else if sel.read_only {
+        island.first_recent_uid(&sel.mailbox).await
+    } else {
+        island.claim_recent(&sel.mailbox, i64::from(upto)).await
+    };
+    match from {
+        Ok(from) => sel.add_recent(from, upto),
+        Err(e) => {
+            tracing::warn!(error = %e, "imap: claiming \\Recent failed");
+            sel.add_recent(i64::from(upto), upto);
         }
     }
 }

@@ -20,7 +20,10 @@ use atoll_store::{Changes, Flags, Mailbox, Message};
 /// expunge held back), trades its copy for the shared one if they are
 /// equal, or offers its own.
 #[derive(Clone)]
-pub struct Views(moka::sync::Cache<(i64, i64), (i64, Arc<Vec<Known>>)>);
+pub struct Views(moka::sync::Cache<ViewKey, (i64, Arc<Vec<Known>>)>);
+
+/// (mailbox id, UIDVALIDITY): what a view is kept under.
+type ViewKey = (i64, i64);
 
 /// Bytes the views may hold; views no session uses are dropped first.
 const VIEWS_BYTES: u64 = 256 << 20;
@@ -98,6 +101,11 @@ pub struct Selected {
     /// Expunges seen in the database but not yet told to the client,
     /// because the command in progress does not allow EXPUNGE responses.
     pending_expunges: HashSet<u32>,
+    /// UIDs that are \Recent in this session (RFC 3501 §2.3.2), as
+    /// half-open ranges `from..upto`.
+    recent: Vec<(u32, u32)>,
+    /// UIDs below this have been looked at for \Recent.
+    recent_upto: u32,
 }
 
 impl Selected {
@@ -108,7 +116,45 @@ impl Selected {
         let highestmodseq = mailbox.highestmodseq;
         let mut messages: Vec<Known> = messages.into_iter().map(Known::from).collect();
         messages.sort_by_key(|m| m.uid);
-        Selected { mailbox, read_only, messages: Arc::new(messages), highestmodseq, pending_expunges: HashSet::new() }
+        Selected {
+            mailbox,
+            read_only,
+            messages: Arc::new(messages),
+            highestmodseq,
+            pending_expunges: HashSet::new(),
+            recent: Vec::new(),
+            recent_upto: 0,
+        }
+    }
+
+    /// Where the next look for \Recent must reach: past every message in
+    /// the view and, right after SELECT, up to the mailbox's UIDNEXT.
+    /// None when nothing new has come since the last look.
+    pub fn recent_to_claim(&self) -> Option<u32> {
+        let upto = (self.max_uid().saturating_add(1)).max(u32::try_from(self.mailbox.uidnext).unwrap_or(0));
+        (upto > self.recent_upto).then_some(upto)
+    }
+
+    /// Records that UIDs `from..upto` are \Recent in this session (RFC 3501
+    /// §2.3.2) and that everything below `upto` has been looked at.
+    pub fn add_recent(&mut self, from: i64, upto: u32) {
+        let from = u32::try_from(from.max(0)).unwrap_or(u32::MAX);
+        if from < upto {
+            self.recent.push((from, upto));
+        }
+        self.recent_upto = self.recent_upto.max(upto);
+    }
+
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent.iter().any(|(from, upto)| (*from..*upto).contains(&uid))
+    }
+
+    /// The RECENT count: messages in the view that are \Recent here.
+    pub fn recent_count(&self) -> usize {
+        if self.recent.is_empty() {
+            return 0;
+        }
+        self.messages.iter().filter(|m| self.is_recent(m.uid)).count()
     }
 
     /// Trades this view for an equal shared one, or shares it. Not while
@@ -264,6 +310,23 @@ mod tests {
 
     fn three() -> Selected {
         Selected::new(mailbox(), false, vec![msg(1, 1, &[]), msg(2, 2, &[]), msg(3, 3, &[])])
+    }
+
+    #[test]
+    fn recent_ranges() {
+        // RFC 3501 §2.3.2: the uids this session claimed, and only those.
+        let mut sel = three();
+        let upto = sel.recent_to_claim().unwrap();
+        assert!(upto > sel.max_uid());
+        sel.add_recent(i64::from(sel.max_uid()), upto);
+        assert!(sel.recent_to_claim().is_none());
+        assert!(sel.is_recent(sel.max_uid()) && !sel.is_recent(sel.max_uid() - 1));
+        assert_eq!(sel.recent_count(), 1);
+        // Claimed by another session first: nothing recent, but looked at.
+        let mut other = three();
+        let upto = other.recent_to_claim().unwrap();
+        other.add_recent(i64::from(upto), upto);
+        assert_eq!((other.recent_count(), other.recent_to_claim()), (0, None));
     }
 
     /// Sessions at the same state share one message list; a change makes a

@@ -343,8 +343,7 @@ impl<'a> Cursor<'a> {
         if raw.eq_ignore_ascii_case("INBOX") {
             return Ok("INBOX".into());
         }
-        self.decode_name(raw)
-            .map_err(|raw| self.err(format_args!("mailbox name {raw:?} is not valid modified UTF-7 (RFC 3501 §5.1.3)")))
+        self.decode_name(raw).map_err(ParseErrorKind::BadName)
     }
 
     /// RFC 9051 `list-mailbox`: 1*list-char (ATOM-CHAR, `%`, `*`, `]`) or a

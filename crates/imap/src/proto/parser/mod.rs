@@ -42,7 +42,7 @@ pub struct ParseOptions {
     pub utf8: bool,
 }
 
-/// Why a command was refused. All but `BadCharset` are `BAD`.
+/// Why a command was refused. All but `BadCharset` and `BadName` are `BAD`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseErrorKind {
     #[error("missing or invalid tag")]
@@ -56,6 +56,12 @@ pub enum ParseErrorKind {
     /// [BADCHARSET (…)]`, not BAD.
     #[error("charset {0} is not supported")]
     BadCharset(String),
+    /// A mailbox name that is not valid modified UTF-7 (RFC 3501 §5.1.3)
+    /// from a client that did not enable UTF-8. It is a well-formed
+    /// astring, so the command is answered NO (no such mailbox / cannot
+    /// be created), not BAD, as Dovecot does (imaptest `atoms`).
+    #[error("mailbox name {0:?} is not valid modified UTF-7 (RFC 3501 §5.1.3)")]
+    BadName(String),
     /// SEARCH keys nested deeper than [`MAX_SEARCH_DEPTH`].
     #[error("search keys are nested too deeply")]
     TooDeep,
@@ -78,10 +84,11 @@ impl ParseError {
         self.kind.to_string()
     }
 
-    /// BAD for syntax, NO for an unsupported charset.
+    /// BAD for syntax, NO for an unsupported charset or a mailbox name
+    /// that is not modified UTF-7.
     pub fn status(&self) -> Status {
         match self.kind {
-            ParseErrorKind::BadCharset(_) => Status::No,
+            ParseErrorKind::BadCharset(_) | ParseErrorKind::BadName(_) => Status::No,
             _ => Status::Bad,
         }
     }

@@ -124,6 +124,10 @@ fn flags_and_sets() {
     let s = with(|o| flags(o, &f));
     assert!(s.starts_with('(') && s.ends_with(')') && s.contains("\\Seen") && s.contains("$Work"), "{s}");
     assert_eq!(compress(&[3, 1, 2, 5]), "1:3,5");
+    // RFC 3501 §2.3.2: \Recent is added for the session, never stored.
+    assert_eq!(with(|o| flags_recent(o, &f, false)), s);
+    let r = with(|o| flags_recent(o, &Flags::parse(["\\Seen"]).expect("valid"), true));
+    assert_eq!(r, "(\\Recent \\Seen)");
 }
 
 #[test]

@@ -135,6 +135,9 @@ fn mailbox_names_and_inbox() {
     assert_eq!(p("a DELETE ~peter/mail/&U,BTFw-/&ZeVnLIqe-"), CommandKind::Delete("~peter/mail/台北/日本語".into()));
     assert_eq!(p("a DELETE A&-B"), CommandKind::Delete("A&B".into()));
     assert!(bad(b"a DELETE A&B").reason().contains("modified UTF-7"));
+    // A well-formed astring that is not modified UTF-7 names no mailbox:
+    // NO, not BAD (RFC 3501 §5.1.3; Dovecot and imaptest `atoms` agree).
+    assert_eq!(bad(b"a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}").status(), Status::No);
     assert!(bad(b"a DELETE &AGE-").reason().contains("modified UTF-7"), "non-canonical");
     // A rev1 client that sends raw UTF-8 anyway is understood.
     assert_eq!(p("a DELETE \"Entwürfe\""), CommandKind::Delete("Entwürfe".into()));
