@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use atoll_directory::{Directory, Resolution, Settings};
+use atoll_testkit::rng::Rng;
 use clap::Parser;
 
 #[derive(Parser)]
@@ -35,20 +36,6 @@ struct Args {
     /// Distinct addresses asked in the cached run (the hot working set)
     #[arg(long, default_value_t = 50_000)]
     working_set: usize,
-}
-
-/// xorshift64*: reproducible and fast; no cryptographic need here.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 fn domain(i: usize) -> String {
@@ -86,7 +73,7 @@ async fn populate(dir: &Directory, a: &Args) -> anyhow::Result<()> {
             dir.bulk_insert_accounts(&domain(d), "default", chunk).await?;
         }
     }
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for d in 0..a.domains {
         // alias n lives in domain n % domains; one in three points at another
         // alias (a chain of two), the rest at an account.
@@ -120,7 +107,7 @@ async fn measure(dir: &Directory, a: &Args, working_set: Option<Arc<Vec<String>>
         let (dir, stop, count, ws) = (dir.clone(), stop.clone(), count.clone(), working_set.clone());
         let args = Args { url: String::new(), ..*a };
         handles.push(tokio::spawn(async move {
-            let mut rng = Rng(0x1234_5678 + t as u64 * 7919);
+            let mut rng = Rng::new(0x1234_5678 + t as u64 * 7919);
             let mut delivered = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let addr = match &ws {
@@ -185,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
         Settings { cache_capacity: 1_000_000, cache_ttl: Duration::from_secs(300), ..no_cache },
     )
     .await?;
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let ws: Vec<String> = (0..a.working_set).map(|_| address(&a, &mut rng)).collect();
     for addr in &ws {
         cached_dir.resolve(addr).await?;

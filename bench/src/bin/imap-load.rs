@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use atoll_testkit::rng::Rng;
 use clap::Parser;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -161,34 +162,17 @@ fn parse_mix(s: &str) -> anyhow::Result<[u32; 6]> {
     Ok(w)
 }
 
-/// xorshift64*: reproducible and fast; no cryptographic need here.
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // Never zero (xorshift would stay there), and spread nearby seeds.
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in 0..n (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick(&mut self, weights: &[u32; 6]) -> Op {
-        let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-        let mut r = self.below(total);
-        for (op, &w) in OPS.iter().zip(weights) {
-            if r < u64::from(w) {
-                return *op;
-            }
-            r -= u64::from(w);
+/// An operation drawn with the mix's weights.
+fn pick(rng: &mut Rng, weights: &[u32; 6]) -> Op {
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    let mut r = rng.below_u64(total);
+    for (op, &w) in OPS.iter().zip(weights) {
+        if r < u64::from(w) {
+            return *op;
         }
-        Op::Fetch
+        r -= u64::from(w);
     }
+    Op::Fetch
 }
 
 struct User {
@@ -479,12 +463,12 @@ async fn run_op(
         Op::Fetch => {
             // Three in four: a page of the message list (1–20 consecutive
             // messages' headers); one in four: reading one whole message.
-            if rng.below(4) == 0 {
-                let m = 1 + rng.below(n);
+            if rng.below_u64(4) == 0 {
+                let m = 1 + rng.below_u64(n);
                 c.command(&format!("FETCH {m} (UID FLAGS BODY.PEEK[])"), None).await?
             } else {
-                let first = 1 + rng.below(n);
-                let last = (first + rng.below(20)).min(n);
+                let first = 1 + rng.below_u64(n);
+                let last = (first + rng.below_u64(20)).min(n);
                 c.command(&format!("FETCH {first}:{last} (UID FLAGS RFC822.SIZE ENVELOPE BODY.PEEK[HEADER])"), None)
                     .await?
             }
@@ -492,9 +476,9 @@ async fn run_op(
         Op::Store => {
             // Setting and clearing equally often keeps UNSEEN searches and
             // flag counts steady over the run.
-            let m = 1 + rng.below(n);
-            let sign = if rng.below(2) == 0 { '+' } else { '-' };
-            let flag = if rng.below(2) == 0 { "\\Seen" } else { "\\Flagged" };
+            let m = 1 + rng.below_u64(n);
+            let sign = if rng.below_u64(2) == 0 { '+' } else { '-' };
+            let flag = if rng.below_u64(2) == 0 { "\\Seen" } else { "\\Flagged" };
             c.command(&format!("STORE {m} {sign}FLAGS ({flag})"), None).await?
         }
         Op::Append => {
@@ -502,11 +486,11 @@ async fn run_op(
             c.command("APPEND INBOX (\\Seen)", Some(&msg)).await?
         }
         Op::Search => {
-            let what = SEARCHES[rng.below(SEARCHES.len() as u64) as usize];
+            let what = SEARCHES[rng.below(SEARCHES.len())];
             c.command(&format!("SEARCH {what}"), None).await?
         }
         Op::Expunge => {
-            let m = 1 + rng.below(n);
+            let m = 1 + rng.below_u64(n);
             match c.command(&format!("STORE {m} +FLAGS.SILENT (\\Deleted)"), None).await? {
                 Status::Ok => c.command("EXPUNGE", None).await?,
                 other => other,
@@ -594,7 +578,7 @@ async fn load_client(id: usize, s: Arc<Shared>) -> Stats {
             }
             continue;
         };
-        let op = rng.pick(&s.mix);
+        let op = pick(&mut rng, &s.mix);
         seq += 1;
         let began = Instant::now();
         let result = tokio::time::timeout(a.timeout, run_op(c, op, &mut rng, id, seq, a.seed)).await;

@@ -6,23 +6,7 @@
 mod common;
 
 use atoll_message::{header_values, search_text};
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
-    }
-}
+use atoll_testkit::rng::Rng;
 
 const SEEDS: &[&str] = &[
     "From: \"Doe, Jane\" <jane@example.org>\r\nTo: team: ann@example.org, bob@example.org;\r\nSubject: =?utf-8?q?R=C3=A9sum=C3=A9?=\r\n\
@@ -65,17 +49,17 @@ const TOKENS: &[&[u8]] = &[
     b"\t",
 ];
 
-fn mutate(rng: &mut XorShift, data: &mut Vec<u8>) {
+fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
     for _ in 0..=rng.below(8) {
         let len = data.len();
         match rng.below(6) {
             0 if len > 0 => {
                 let i = rng.below(len);
-                data[i] = rng.next() as u8;
+                data[i] = rng.next_u64() as u8;
             }
             1 => {
                 let i = rng.below(len + 1);
-                data.insert(i, rng.next() as u8);
+                data.insert(i, rng.next_u64() as u8);
             }
             2 if len > 0 => {
                 let i = rng.below(len);
@@ -117,7 +101,7 @@ fn quiet_mail_parser_assertions() {
 #[test]
 fn mutated_messages_never_panic() {
     quiet_mail_parser_assertions();
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for i in 0..2000 {
         let mut data = SEEDS[i % SEEDS.len()].as_bytes().to_vec();
         mutate(&mut rng, &mut data);
@@ -139,10 +123,10 @@ fn mutated_messages_never_panic() {
 #[test]
 fn random_bytes_never_panic() {
     quiet_mail_parser_assertions();
-    let mut rng = XorShift(42);
+    let mut rng = Rng::new(42);
     for _ in 0..300 {
         let len = rng.below(2048);
-        let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         common::check(&data);
         let _ = search_text(&data);
     }

@@ -6,6 +6,8 @@
 //! (ATOLL_TEST_REQUIRE_ENGINES=1 or CI=true) a missing server fails the test;
 //! elsewhere the test says so and passes.
 
+pub mod rng;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{AnyConnection, Connection, Executor};

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::*;
 use crate::proto::framing::{CommandReader, Frame, Limits};
+use atoll_testkit::rng::Rng;
 
 /// One valid command of every form, as the seeds.
 const CORPUS: &[&[u8]] = &[
@@ -56,34 +57,17 @@ const CORPUS: &[&[u8]] = &[
     b"a1 UID MOVE 42:69 foo",
 ];
 
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Bytes that matter to the grammar, to splice in.
 const SPECIALS: &[u8] = b"(){}[]<>\"\\* 0123456789:,$~+.-=%\r\n\0\xff";
 const TOKENS: &[&[u8]] =
     &[b"{5}\r\n", b"{99999999999}\r\n", b"~{2+}\r\n", b" NOT", b" (", b"OR ", b"\"", b"4294967296", b"BODY["];
 
-fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     let mut m = seed.to_vec();
     for _ in 0..rng.below(6) + 1 {
         let pos = rng.below(m.len() + 1);
         match rng.below(6) {
-            0 if pos < m.len() => m[pos] = rng.next() as u8,
+            0 if pos < m.len() => m[pos] = rng.next_u64() as u8,
             1 if pos < m.len() => {
                 m.remove(pos);
             }
@@ -119,7 +103,7 @@ fn corpus_is_valid() {
 
 #[test]
 fn mutated_commands_never_panic() {
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut accepted = 0;
     for i in 0..20_000 {
         let m = mutate(&mut rng, CORPUS[i % CORPUS.len()]);
@@ -137,11 +121,11 @@ fn mutated_commands_never_panic() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = XorShift(0x0123_4567_89ab_cdef);
+    let mut rng = Rng::new(0x0123_4567_89ab_cdef);
     for _ in 0..5_000 {
         let len = rng.below(200);
         let bytes: Vec<u8> =
-            (0..len).map(|_| SPECIALS[rng.below(SPECIALS.len())] | (rng.next() as u8 & 0x40)).collect();
+            (0..len).map(|_| SPECIALS[rng.below(SPECIALS.len())] | (rng.next_u64() as u8 & 0x40)).collect();
         must_not_panic(&bytes, || {
             let _ = parse_command(&bytes);
         });
@@ -154,7 +138,7 @@ fn random_bytes_never_panic() {
 fn mutated_streams_through_the_framing() {
     let limits = Limits { max_line: 256, max_literal: 64, max_append: 512, max_discard: 1024 };
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let mut rng = XorShift(0xdead_beef_cafe_f00d);
+    let mut rng = Rng::new(0xdead_beef_cafe_f00d);
     for _ in 0..2_000 {
         let mut stream = Vec::new();
         for _ in 0..rng.below(4) + 1 {
