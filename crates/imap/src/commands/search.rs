@@ -6,6 +6,7 @@
 //! from RFC 2047, bodies from their transfer encoding and charset), and
 //! match case-insensitively as substrings.
 
+use atoll_message::date::written_day;
 use atoll_store::Flags;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -120,11 +121,12 @@ fn day_of(t: i64) -> i64 {
 /// calendar day as written in the header's own zone (time and zone
 /// ignored), not the instant converted to UTC.
 fn sent_day(c: &Ctx) -> Option<i64> {
-    let value = match c.fields {
-        Some(fields) => fields.iter().find(|(n, _)| n == "date").map(|(_, v)| v.clone()),
-        None => atoll_message::header_values(c.raw.unwrap_or_default(), "date").into_iter().next(),
-    };
-    atoll_message::date::written_day(value?.as_bytes())
+    match c.fields {
+        Some(fields) => fields.iter().find(|(n, _)| n == "date").and_then(|(_, v)| written_day(v.as_bytes())),
+        None => atoll_message::header_values(c.raw.unwrap_or_default(), "date")
+            .first()
+            .and_then(|v| written_day(v.as_bytes())),
+    }
 }
 
 fn saved_at(m: &crate::session::selected::Known) -> i64 {
@@ -148,11 +150,15 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
         // this session.
         SearchKey::Recent(recent) => c.recent == *recent,
         SearchKey::Header { name, value } => {
-            let values = match c.fields {
+            let parsed;
+            let values: Vec<&str> = match c.fields {
                 Some(fields) => {
-                    fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+                    fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
                 }
-                None => atoll_message::header_values(c.raw.unwrap_or_default(), name),
+                None => {
+                    parsed = atoll_message::header_values(c.raw.unwrap_or_default(), name);
+                    parsed.iter().map(String::as_str).collect()
+                }
             };
             // RFC 9051 §6.4.4: HEADER with an empty string matches every
             // message that has the field.
