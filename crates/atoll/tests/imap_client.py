@@ -193,11 +193,29 @@ def scenario_concurrency(port, tls_port, user, password):
     typ, data = b.noop()
     exists = [r for r in b.untagged_responses.get("EXISTS", [])]
     check(exists and int(exists[-1]) == start + 1, "session B sees EXISTS after NOOP", exists)
+    # RFC 3501 §2.3.2: A's APPEND showed A the message first, so it is
+    # \Recent in A's FETCH FLAGS and not in B's.
+    typ, data = a.fetch(str(start + 1), "(FLAGS)")
+    check(b"\\Recent" in data[0], "FETCH FLAGS shows \\Recent where the message was seen first", data)
+    typ, data = b.fetch(str(start + 1), "(FLAGS)")
+    check(b"\\Recent" not in data[0], "and not in the other session", data)
     ok(a.store(str(start + 1), "+FLAGS", r"(\Flagged)"), "STORE in session A")
     b.untagged_responses.clear()
     typ, data = b.noop()
     fetches = b.untagged_responses.get("FETCH", [])
     check(any(b"\\Flagged" in f for f in fetches), "session B sees FETCH FLAGS after NOOP", fetches)
+    # RFC 9051 §7.3.5: a keyword new to the mailbox is announced in FLAGS
+    # and PERMANENTFLAGS before a FETCH shows it.
+    typ, data = a.store(str(start + 1), "+FLAGS", "($Urgent)")
+    check(b"$Urgent" in data[0], "STORE of a new keyword", data)
+    check(any(b"$Urgent" in f for f in a.untagged_responses.get("FLAGS", [])), "the storing session gets FLAGS with it",
+          a.untagged_responses)
+    b.untagged_responses.clear()
+    b.noop()
+    flags = b.untagged_responses.get("FLAGS", [])
+    check(any(b"$Urgent" in f for f in flags), "the other session gets FLAGS with the new keyword", b.untagged_responses)
+    perm = [r for r in b.untagged_responses.get("OK", []) if b"PERMANENTFLAGS" in r]
+    check(any(b"$Urgent" in r and b"\\*" in r for r in perm), "and PERMANENTFLAGS with it", b.untagged_responses)
 
     # IDLE in B (raw, imaplib 3.11 has no idle()), then APPEND from A.
     tag = b._new_tag()
@@ -257,6 +275,37 @@ def scenario_limits(port, tls_port, user, password):
     s.sendall(b"a8 NOOP\r\n")
     line = f.readline()
     check(line.startswith(b"a8 OK"), "the session survives malformed commands", line)
+    # RFC 3516 §4.4: APPEND of a binary body in a literal8. atoll keeps it
+    # as base64 so that BODY[] stays a valid literal (no NUL, RFC 9051
+    # §4.3), and BINARY[1] returns the bytes sent.
+    payload = b"\x00-\xe4\n\r\n\x00\xff"
+    msg = (b"From: a@example.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: binary\r\n\r\n" + payload)
+    s.sendall(b"b1 CREATE bin\r\nb2 APPEND bin ~{%d}\r\n" % len(msg))
+    line = f.readline()
+    check(line.startswith(b"b1 OK"), "CREATE bin", line)
+    line = f.readline()
+    check(line.startswith(b"+"), "continuation for literal8", line)
+    s.sendall(msg + b"\r\nb3 EXAMINE bin\r\nb4 FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])\r\n"
+              b"b5 FETCH 1 (BODY.PEEK[1] BODYSTRUCTURE)\r\n")
+    line = f.readline()
+    check(line.startswith(b"b2 OK"), "APPEND with a literal8", line)
+    line = f.readline()
+    while not line.startswith(b"b3 "):
+        line = f.readline()
+    line = f.readline()
+    check(line.startswith(b"* 1 FETCH (BINARY.SIZE[1] %d BINARY[1] ~{%d}" % (len(payload), len(payload))),
+          "BINARY.SIZE and a literal8 for BINARY[1]", line)
+    check(f.read(len(payload)) == payload, "BINARY[1] is the bytes appended", "")
+    f.readline()
+    check(f.readline().startswith(b"b4 OK"), "FETCH BINARY completed", "")
+    line = f.readline()
+    m = re.match(rb"\* 1 FETCH \(BODY\[1\] \{(\d+)\}", line)
+    check(m is not None, "BODY[1] is a plain literal", line)
+    body = f.read(int(m.group(1)))
+    check(b"\x00" not in body and body.strip() == b"AC3kCg0KAP8=", "BODY[1] holds the base64 of the bytes", body)
+    rest = f.readline()
+    check(b'"BASE64"' in rest, "BODYSTRUCTURE says BASE64", rest)
     s.sendall(b"a9 LOGOUT\r\n")
     s.close()
 

@@ -14,6 +14,7 @@
 
 mod address;
 mod analyse;
+mod binary;
 mod bodystructure;
 pub mod date;
 mod envelope;
@@ -27,6 +28,7 @@ mod transfer;
 
 use serde::{Deserialize, Serialize};
 
+pub use binary::encode_binary_parts;
 pub use header::header_len;
 pub use imap_syntax::ImapBytes;
 pub use search::{header_fields, header_values, search_text};

@@ -20,12 +20,18 @@ pub(super) async fn append<S: AsyncRead + AsyncWrite + Unpin + Send>(
             return Ok(Next::Continue);
         }
     };
+    // RFC 3516 §4.4: NUL bytes from a literal8 are kept as base64, so that
+    // BODY[] stays a valid literal and BINARY[] returns the bytes sent.
+    let raw = match atoll_message::encode_binary_parts(&a.message) {
+        Some(encoded) => encoded,
+        None => a.message,
+    };
     let island = user.island.clone();
     let account = user.account_id;
     let quota = user.quota_bytes;
     if quota > 0 {
         match island.quota_usage(account).await {
-            Ok((used, _)) if used.saturating_add(a.message.len() as i64) > quota => {
+            Ok((used, _)) if used.saturating_add(raw.len() as i64) > quota => {
                 s.tagged(tag, "NO", "[OVERQUOTA] the mailbox is full");
                 return Ok(Next::Continue);
             }
@@ -33,7 +39,7 @@ pub(super) async fn append<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Err(e) => return super::no_store(s, tag, &e),
         }
     }
-    let msg = NewMessage { raw: a.message, flags, internal_date: a.date };
+    let msg = NewMessage { raw, flags, internal_date: a.date };
     match island.append(account, &a.mailbox, msg).await {
         Ok(stored) => {
             s.refresh(true).await?;

@@ -150,14 +150,17 @@ pub(super) async fn fetch<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let want_raw = items.iter().any(needs_raw);
     let header_suffices = want_raw && items.iter().filter(|i| needs_raw(i)).all(header_only);
     let Some(sel) = &s.selected else { return Ok(Next::Continue) };
-    let targets: Vec<(u32, crate::session::selected::Known)> =
-        uids.iter().filter_map(|u| sel.seq_of(*u).and_then(|q| sel.by_seq(q).map(|m| (q, m.clone())))).collect();
+    // (seq, message, \Recent in this session)
+    let targets: Vec<(u32, crate::session::selected::Known, bool)> = uids
+        .iter()
+        .filter_map(|u| sel.seq_of(*u).and_then(|q| sel.by_seq(q).map(|m| (q, m.clone(), sel.is_recent(*u)))))
+        .collect();
 
     // Analyses in batches, so a FETCH 1:* ENVELOPE of a big mailbox is a
     // few queries, not one per message.
     for chunk in targets.chunks(500) {
         let analyses: HashMap<atoll_store::BlobId, Arc<Analysis>> = if want_analysis {
-            let blobs: Vec<_> = chunk.iter().map(|(_, m)| m.blob).collect();
+            let blobs: Vec<_> = chunk.iter().map(|(_, m, _)| m.blob).collect();
             match island.analyses(&blobs).await {
                 Ok(a) => a,
                 Err(e) => return super::no_store(s, tag, &e),
@@ -165,7 +168,7 @@ pub(super) async fn fetch<S: AsyncRead + AsyncWrite + Unpin + Send>(
         } else {
             HashMap::new()
         };
-        for (seq, m) in chunk {
+        for (seq, m, recent) in chunk {
             let analysis = analyses.get(&m.blob).cloned();
             let mut header = None;
             if header_suffices && let Ok(h) = island.header_block(m.blob).await {
@@ -197,14 +200,14 @@ pub(super) async fn fetch<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     line.push(b' ');
                 }
                 first = false;
-                if !write_item(&mut line, item, m, analysis.as_deref(), raw.as_deref(), &mut unknown_cte) {
+                if !write_item(&mut line, item, (m, *recent), analysis.as_deref(), raw.as_deref(), &mut unknown_cte) {
                     line.truncate(line.len().saturating_sub(1));
                     first = line.ends_with(b"(");
                 }
             }
             if add_flags && seen_now.contains_key(&m.uid) {
                 line.extend_from_slice(b" FLAGS ");
-                response::flags(&mut line, &m.flags);
+                response::flags_recent(&mut line, &m.flags, *recent);
             }
             line.extend_from_slice(b")\r\n");
             if unknown_cte {
@@ -224,7 +227,7 @@ pub(super) async fn fetch<S: AsyncRead + AsyncWrite + Unpin + Send>(
 fn write_item(
     out: &mut Vec<u8>,
     item: &FetchItem,
-    m: &crate::session::selected::Known,
+    (m, recent): (&crate::session::selected::Known, bool),
     a: Option<&Analysis>,
     raw: Option<&[u8]>,
     unknown_cte: &mut bool,
@@ -234,7 +237,8 @@ fn write_item(
         FetchItem::Uid => out.extend_from_slice(format!("UID {}", m.uid).as_bytes()),
         FetchItem::Flags => {
             out.extend_from_slice(b"FLAGS ");
-            response::flags(out, &m.flags);
+            // RFC 3501 §2.3.2: \Recent is a flag of the message in this session.
+            response::flags_recent(out, &m.flags, recent);
         }
         FetchItem::InternalDate => {
             out.extend_from_slice(b"INTERNALDATE ");

@@ -45,15 +45,7 @@ pub(super) async fn select<S: AsyncRead + AsyncWrite + Unpin + Send>(
     // RFC 3501 §2.3.2: SELECT claims the messages no session has seen as
     // \Recent; EXAMINE shows them without claiming.
     crate::session::notice_recent(&island, &mut sel, s.rev2).await;
-    let mut keywords: Vec<String> = Vec::new();
-    for m in sel.messages.iter() {
-        for k in &m.flags.keywords {
-            if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                keywords.push(k.clone());
-            }
-        }
-    }
-    let kw = if keywords.is_empty() { String::new() } else { format!(" {}", keywords.join(" ")) };
+    sel.learn_all_keywords();
     s.untagged(format!("{} EXISTS", sel.exists()).as_bytes());
     if !s.rev2 {
         // RFC 3501 §7.3.2 (IMAP4rev1 only; RFC 9051 dropped \Recent).
@@ -62,13 +54,8 @@ pub(super) async fn select<S: AsyncRead + AsyncWrite + Unpin + Send>(
             s.untagged(format!("OK [UNSEEN {}] first unseen", seq + 1).as_bytes());
         }
     }
-    s.untagged(format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})").as_bytes());
-    if read_only {
-        s.untagged(b"OK [PERMANENTFLAGS ()] read-only");
-    } else {
-        s.untagged(
-            format!("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] ok").as_bytes(),
-        );
+    for line in sel.flags_lines() {
+        s.untagged(&line);
     }
     s.untagged(format!("OK [UIDVALIDITY {}] UIDs valid", sel.mailbox.uidvalidity).as_bytes());
     s.untagged(format!("OK [UIDNEXT {}] next UID", sel.mailbox.uidnext).as_bytes());

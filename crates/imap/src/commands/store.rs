@@ -51,10 +51,13 @@ pub(super) async fn store<S: AsyncRead + AsyncWrite + Unpin + Send>(
     for m in &changed {
         sel.set_flags(u32::try_from(m.uid).unwrap_or(0), m.flags.clone(), m.modseq);
     }
+    let mut lines = Vec::new();
+    if sel.learn_keywords(changed.iter().map(|m| &m.flags)) {
+        lines.extend(sel.flags_lines());
+    }
     // RFC 9051 §6.4.6: the new flags of every message in the set, unless
     // .SILENT; with CONDSTORE, changed ones also under .SILENT (RFC 7162
     // §3.1.3 wants MODSEQ reported).
-    let mut lines = Vec::new();
     for u in &uids {
         if failed.contains(&i64::from(*u)) {
             continue;

@@ -276,8 +276,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         if !updates.is_empty() {
             sel.share(&self.inner.views);
         }
+        // New keywords are announced before the FETCH that shows them.
+        let flags_lines = (!updates.is_empty() && sel.learn_all_keywords()).then(|| sel.flags_lines());
         let grew = updates.iter().any(|u| matches!(u, Update::Exists(_)));
         let island = user.island.clone();
+        for line in flags_lines.into_iter().flatten() {
+            self.untagged(&line);
+        }
         self.write_updates(updates);
         // RFC 3501 §7.3.2: RECENT goes with EXISTS when new messages come;
         // they are \Recent here if no other session claimed them first.

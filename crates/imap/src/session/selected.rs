@@ -106,6 +106,8 @@ pub struct Selected {
     recent: Vec<(u32, u32)>,
     /// UIDs below this have been looked at for \Recent.
     recent_upto: u32,
+    /// The keywords the client was told of in FLAGS and PERMANENTFLAGS.
+    keywords: Vec<String>,
 }
 
 impl Selected {
@@ -124,7 +126,50 @@ impl Selected {
             pending_expunges: HashSet::new(),
             recent: Vec::new(),
             recent_upto: 0,
+            keywords: Vec::new(),
         }
+    }
+
+    /// Adds the keywords of `flags` the client has not been told of; true
+    /// when there were any, and the FLAGS and PERMANENTFLAGS responses
+    /// must be sent again before a FETCH shows them (RFC 9051 §7.3.5).
+    pub fn learn_keywords<'a>(&mut self, flags: impl IntoIterator<Item = &'a Flags>) -> bool {
+        let mut learnt = false;
+        for f in flags {
+            for k in &f.keywords {
+                if !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                    self.keywords.push(k.clone());
+                    learnt = true;
+                }
+            }
+        }
+        learnt
+    }
+
+    /// Learns the keywords of every message in the view (see
+    /// [`Selected::learn_keywords`]).
+    pub fn learn_all_keywords(&mut self) -> bool {
+        let messages = Arc::clone(&self.messages);
+        self.learn_keywords(messages.iter().map(|m| &m.flags))
+    }
+
+    /// The untagged `FLAGS` and `OK [PERMANENTFLAGS]` lines (RFC 9051
+    /// §7.3.5, §7.1): the system flags, the keywords in use, and `\*` when
+    /// the client may create more.
+    pub fn flags_lines(&self) -> [Vec<u8>; 2] {
+        let mut kw = String::new();
+        for k in &self.keywords {
+            kw.push(' ');
+            kw.push_str(k);
+        }
+        let flags = format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})").into_bytes();
+        let permanent = if self.read_only {
+            b"OK [PERMANENTFLAGS ()] read-only".to_vec()
+        } else {
+            format!("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] flags permitted")
+                .into_bytes()
+        };
+        [flags, permanent]
     }
 
     /// Where the next look for \Recent must reach: past every message in
