@@ -22,6 +22,7 @@ mod header;
 pub mod imap_syntax;
 mod mime_header;
 mod search;
+mod search_header;
 pub mod section;
 mod sections;
 mod transfer;
@@ -31,7 +32,8 @@ use serde::{Deserialize, Serialize};
 pub use binary::encode_binary_parts;
 pub use header::header_len;
 pub use imap_syntax::ImapBytes;
-pub use search::{header_fields, header_values, search_text};
+pub use search::{header_values, search_text};
+pub use search_header::SearchHeader;
 pub use section::{Partial, Section, SectionText};
 
 /// Bumped whenever the analysis changes in a way stored analyses should not
@@ -64,9 +66,6 @@ pub struct Analysis {
     pub bodystructure: ImapBytes,
     /// The part tree with byte offsets into the raw message.
     pub root: Part,
-    /// The Date: field as seconds since the epoch, None if absent or not a
-    /// date (for SEARCH SENTBEFORE and the like).
-    pub sent_date: Option<i64>,
 }
 
 /// A MIME part, or a message (the whole one, or the one a message/rfc822
@@ -107,7 +106,6 @@ pub fn analyse(raw: &[u8]) -> Analysis {
         envelope: envelope::envelope(header).into(),
         body: bodystructure::write(raw, &root, false).into(),
         bodystructure: bodystructure::write(raw, &root, true).into(),
-        sent_date: search::sent_date(header),
         root,
     }
 }

@@ -1,6 +1,6 @@
 //! What IMAP SEARCH (RFC 9051 §6.4.4) matches against: decoded header values
-//! and decoded body text, and the sent date. The caller does the
-//! case-insensitive substring matching.
+//! and decoded body text (see also [`crate::SearchHeader`]). The caller does
+//! the case-insensitive substring matching.
 //!
 //! Unlike FETCH, SEARCH on message text has to read the body, so this parses
 //! the message (mail-parser decodes transfer encodings and converts
@@ -22,19 +22,7 @@ pub fn header_values(raw: &[u8], name: &str) -> Vec<String> {
     header::split(block).fields.iter().filter(|f| f.is(name)).map(|f| decode_value(f.value)).collect()
 }
 
-/// Every field of the message's top-level header as (name in lowercase,
-/// value as [`header_values`] gives it), in order: parsed once and kept,
-/// so a SEARCH on several fields or repeated searches split nothing again.
-pub fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
-    let block = &raw[..header::header_len(raw)];
-    header::split(block)
-        .fields
-        .iter()
-        .map(|f| (String::from_utf8_lossy(f.name).to_ascii_lowercase(), decode_value(f.value)))
-        .collect()
-}
-
-fn decode_value(value: &[u8]) -> String {
+pub(crate) fn decode_value(value: &[u8]) -> String {
     let text = match std::str::from_utf8(value) {
         Ok(s) => s.to_owned(),
         Err(_) => value.iter().map(|&b| char::from(b)).collect(),
@@ -90,34 +78,9 @@ fn collect(raw: &[u8], msg: &Message<'_>, out: &mut String, depth: usize) {
     }
 }
 
-/// The Date: field as seconds since the epoch (SEARCH SENTBEFORE, SENTON,
-/// SENTSINCE), None when absent or not a date.
-pub(crate) fn sent_date(block: &[u8]) -> Option<i64> {
-    let h = header::split(block);
-    let mut buf = header::unfold(h.first("Date")?.value);
-    buf.push(b'\n');
-    let parsed = panic::catch_unwind(AssertUnwindSafe(|| MessageStream::new(&buf).parse_date())).ok()?;
-    match parsed {
-        HeaderValue::DateTime(dt) if dt.is_valid() => Some(dt.to_timestamp()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn header_fields_agree_with_header_values() {
-        let raw = b"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\nSubject: one\r\n two\r\nX-A: 1\r\nx-a: 2\r\n\r\nFrom: not a header\r\n";
-        let fields = header_fields(raw);
-        assert_eq!(fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["from", "subject", "x-a", "x-a"]);
-        for name in ["From", "SUBJECT", "x-A", "Missing"] {
-            let from_fields: Vec<String> =
-                fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect();
-            assert_eq!(from_fields, header_values(raw, name), "{name}");
-        }
-    }
 
     #[test]
     fn header_values_are_decoded_and_unfolded() {
@@ -125,15 +88,6 @@ mod tests {
         assert_eq!(header_values(raw, "SUBJECT"), ["J\u{f6}rg says hi", "caf\u{e9}"]);
         assert_eq!(header_values(raw, "to"), ["a@b"]);
         assert!(header_values(raw, "cc").is_empty());
-    }
-
-    #[test]
-    fn dates() {
-        let d = |s: &[u8]| sent_date(s);
-        assert_eq!(d(b"Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\n"), Some(760_686_745));
-        assert_eq!(d(b"Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n\r\n"), Some(0));
-        assert_eq!(d(b"Date: soon\r\n\r\n"), None);
-        assert_eq!(d(b"Subject: x\r\n\r\n"), None);
     }
 
     #[test]

@@ -170,6 +170,12 @@ pub struct Db {
     pub pool: sqlx::AnyPool,
     pub dialect: Dialect,
     retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// SQLite has one writer at a time. Writers of this process queue here,
+    /// in order, instead of in SQLite's busy handler, which sleeps in steps
+    /// of up to 100 ms and wakes writers in no order: under load that made
+    /// a one-row flag change wait tens of milliseconds. Other processes
+    /// (the CLI beside a running server) still meet at the busy handler.
+    write_queue: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Db {
@@ -225,7 +231,8 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db { pool, dialect, retries: Default::default() })
+        let write_queue = (dialect == Dialect::Sqlite).then(Default::default);
+        Ok(Db { pool, dialect, retries: Default::default(), write_queue })
     }
 
     /// See [`Dialect::sql`].
@@ -241,6 +248,16 @@ impl Db {
     /// Write transactions run again after a conflict, since connecting.
     pub fn conflict_retries(&self) -> u64 {
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A place in the write queue, for SQLite (see `write_queue`); None on
+    /// the engines that take concurrent writers.
+    #[doc(hidden)]
+    pub async fn queue_write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_queue {
+            Some(q) => Some(q.lock().await),
+            None => None,
+        }
     }
 
     #[doc(hidden)]
@@ -293,6 +310,7 @@ macro_rules! write_tx {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let _turn = db.queue_write().await;
             let mut tx = match db.pool.begin_with(db.dialect.begin_write()).await {
                 Ok(tx) => tx,
                 Err(e) if $crate::retryable(&e) && attempt < 10 => {

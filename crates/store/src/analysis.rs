@@ -100,14 +100,14 @@ impl Island {
         Ok(block)
     }
 
-    /// The header fields of a body, split and decoded
-    /// ([`atoll_message::header_fields`]), from memory when done before.
-    pub async fn header_fields(&self, blob: BlobId) -> Result<Arc<[(String, String)]>> {
+    /// The header of a body as SEARCH matches it
+    /// ([`atoll_message::SearchHeader`]), from memory when done before.
+    pub async fn search_header(&self, blob: BlobId) -> Result<Arc<atoll_message::SearchHeader>> {
         if let Some(f) = self.cache.fields.get(&blob) {
             return Ok(f);
         }
         let block = self.header_block(blob).await?;
-        let fields: Arc<[(String, String)]> = atoll_message::header_fields(&block).into();
+        let fields = Arc::new(atoll_message::SearchHeader::parse(&block));
         self.cache.fields.insert(blob, fields.clone());
         Ok(fields)
     }

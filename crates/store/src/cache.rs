@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use atoll_message::Analysis;
+use atoll_message::{Analysis, SearchHeader};
 use moka::sync::Cache;
 
 use crate::blob::BlobId;
@@ -33,8 +33,8 @@ pub(crate) struct Caches {
     /// The header block of each body (up to and including the blank line),
     /// for SEARCH on header fields.
     pub headers: Cache<BlobId, Arc<[u8]>>,
-    /// The same headers split and decoded, for SEARCH.
-    pub fields: Cache<BlobId, Arc<[(String, String)]>>,
+    /// The same headers split, decoded and lowercased for SEARCH.
+    pub fields: Cache<BlobId, Arc<SearchHeader>>,
 }
 
 impl Default for Caches {
@@ -53,10 +53,7 @@ impl Default for Caches {
                 .build(),
             fields: Cache::builder()
                 .max_capacity(HEADERS_BYTES)
-                .weigher(|_, f: &Arc<[(String, String)]>| {
-                    let bytes: usize = f.iter().map(|(n, v)| n.len() + v.len() + 48).sum();
-                    u32::try_from(bytes + 64).unwrap_or(u32::MAX)
-                })
+                .weigher(|_, f: &Arc<SearchHeader>| u32::try_from(f.weight()).unwrap_or(u32::MAX))
                 .build(),
         }
     }

@@ -6,7 +6,7 @@
 //! from RFC 2047, bodies from their transfer encoding and charset), and
 //! match case-insensitively as substrings.
 
-use atoll_message::date::written_day;
+use atoll_message::SearchHeader;
 use atoll_store::Flags;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -21,9 +21,8 @@ struct Ctx<'a> {
     max_uid: u32,
     m: &'a Known,
     raw: Option<&'a [u8]>,
-    /// The header fields (lowercase name, decoded value) when no key needs
-    /// more than the header.
-    fields: Option<&'a [(String, String)]>,
+    /// The header as SEARCH matches it, when a key needs it.
+    header: Option<&'a SearchHeader>,
     saved: &'a [u32],
     now: i64,
     /// \Recent in this session (RFC 3501 §2.3.2).
@@ -65,48 +64,54 @@ fn uses_modseq(k: &SearchKey) -> bool {
 }
 
 fn contains_ci(hay: &str, needle: &str) -> bool {
-    needle.is_empty() || hay.to_lowercase().contains(&needle.to_lowercase())
+    needle.is_empty() || hay.to_lowercase().contains(needle)
 }
 
-fn is_address_field(name: &str) -> bool {
-    ["from", "to", "cc", "bcc", "sender", "reply-to"].iter().any(|f| name.eq_ignore_ascii_case(f))
+/// A search key made ready once per command, so that evaluating it on
+/// each message parses and lowercases nothing: flags parsed, needles
+/// lowercased (matching is case-insensitive, RFC 9051 §6.4.4).
+enum Key {
+    /// None: not a valid flag name, which no message has.
+    Flag {
+        want: Option<Flags>,
+        set: bool,
+    },
+    /// Field name in ASCII lowercase, needle lowercased.
+    Header {
+        name: String,
+        needle: String,
+    },
+    Body(String),
+    Text(String),
+    Not(Box<Key>),
+    Or(Box<Key>, Box<Key>),
+    And(Vec<Key>),
+    /// The keys that need no preparation.
+    Plain(SearchKey),
 }
 
-/// An address header value without its RFC 5322 §3.2.2 comments and
-/// without white space outside quoted strings.
-fn strip_cfws(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let mut depth = 0u32;
-    let mut quoted = false;
-    let mut chars = v.chars();
-    while let Some(ch) = chars.next() {
-        match ch {
-            '\\' => {
-                let next = chars.next();
-                if depth == 0 {
-                    out.push(ch);
-                    out.extend(next);
-                }
+impl Key {
+    fn prepare(k: SearchKey) -> Key {
+        match k {
+            SearchKey::Flag { flag, set } => Key::Flag { want: Flags::parse([flag.as_str()]).ok(), set },
+            SearchKey::Header { name, value } => {
+                Key::Header { name: name.to_ascii_lowercase(), needle: value.to_lowercase() }
             }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            '"' => {
-                quoted = !quoted;
-                out.push(ch);
-            }
-            c if c.is_whitespace() && !quoted => {}
-            c => out.push(c),
+            SearchKey::Body(s) => Key::Body(s.to_lowercase()),
+            SearchKey::Text(s) => Key::Text(s.to_lowercase()),
+            SearchKey::Not(k) => Key::Not(Box::new(Key::prepare(*k))),
+            SearchKey::Or(a, b) => Key::Or(Box::new(Key::prepare(*a)), Box::new(Key::prepare(*b))),
+            SearchKey::And(v) => Key::And(v.into_iter().map(Key::prepare).collect()),
+            other => Key::Plain(other),
         }
     }
-    out
 }
 
-fn has_flag(f: &Flags, name: &str) -> bool {
-    match Flags::parse([name]) {
-        Ok(want) if want.system != 0 => f.system & want.system != 0,
-        Ok(want) => want.keywords.iter().all(|k| f.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))),
-        Err(_) => false,
+fn has_flag(f: &Flags, want: Option<&Flags>) -> bool {
+    match want {
+        Some(want) if want.system != 0 => f.system & want.system != 0,
+        Some(want) => want.keywords.iter().all(|k| f.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))),
+        None => false,
     }
 }
 
@@ -121,19 +126,31 @@ fn day_of(t: i64) -> i64 {
 /// calendar day as written in the header's own zone (time and zone
 /// ignored), not the instant converted to UTC.
 fn sent_day(c: &Ctx) -> Option<i64> {
-    match c.fields {
-        Some(fields) => fields.iter().find(|(n, _)| n == "date").and_then(|(_, v)| written_day(v.as_bytes())),
-        None => atoll_message::header_values(c.raw.unwrap_or_default(), "date")
-            .first()
-            .and_then(|v| written_day(v.as_bytes())),
-    }
+    c.header.and_then(SearchHeader::sent_day)
 }
 
 fn saved_at(m: &crate::session::selected::Known) -> i64 {
     if m.save_date > 0 { m.save_date } else { m.internal_date }
 }
 
-fn eval(k: &SearchKey, c: &Ctx) -> bool {
+fn eval(k: &Key, c: &Ctx) -> bool {
+    match k {
+        Key::Flag { want, set } => has_flag(&c.m.flags, want.as_ref()) == *set,
+        Key::Header { name, needle } => c.header.is_some_and(|h| h.matches(name, needle)),
+        Key::Body(s) => contains_ci(&atoll_message::search_text(c.raw.unwrap_or_default()), s),
+        Key::Text(s) => {
+            let raw = c.raw.unwrap_or_default();
+            contains_ci(&String::from_utf8_lossy(raw), s) || contains_ci(&atoll_message::search_text(raw), s)
+        }
+        Key::Not(k) => !eval(k, c),
+        Key::Or(a, b) => eval(a, c) || eval(b, c),
+        Key::And(v) => v.iter().all(|k| eval(k, c)),
+        Key::Plain(k) => eval_plain(k, c),
+    }
+}
+
+/// The keys answered from the session's view alone.
+fn eval_plain(k: &SearchKey, c: &Ctx) -> bool {
     let m = c.m;
     match k {
         SearchKey::All => true,
@@ -145,36 +162,9 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
             SequenceSet::Saved => c.saved.contains(&m.uid),
             _ => set.contains(m.uid, c.max_uid),
         },
-        SearchKey::Flag { flag, set } => has_flag(&m.flags, flag) == *set,
         // RFC 3501 §6.4.4 RECENT / OLD (NEW is RECENT UNSEEN): \Recent in
         // this session.
         SearchKey::Recent(recent) => c.recent == *recent,
-        SearchKey::Header { name, value } => {
-            let parsed;
-            let values: Vec<&str> = match c.fields {
-                Some(fields) => {
-                    fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
-                }
-                None => {
-                    parsed = atoll_message::header_values(c.raw.unwrap_or_default(), name);
-                    parsed.iter().map(String::as_str).collect()
-                }
-            };
-            // RFC 9051 §6.4.4: HEADER with an empty string matches every
-            // message that has the field.
-            // RFC 5322 §3.2.2: comments and folding white space may sit
-            // between the tokens of an address; RFC 3501 §6.4.4 FROM, TO,
-            // CC and BCC match the address too, so also try the value
-            // without them (`<user (c)@ (c) example.org>` holds
-            // `user@example.org`).
-            let address = is_address_field(name);
-            values.iter().any(|v| contains_ci(v, value) || (address && contains_ci(&strip_cfws(v), value)))
-        }
-        SearchKey::Body(s) => contains_ci(&atoll_message::search_text(c.raw.unwrap_or_default()), s),
-        SearchKey::Text(s) => {
-            let raw = c.raw.unwrap_or_default();
-            contains_ci(&String::from_utf8_lossy(raw), s) || contains_ci(&atoll_message::search_text(raw), s)
-        }
         SearchKey::Before(d) => day_of(m.internal_date) < *d,
         SearchKey::On(d) => day_of(m.internal_date) == *d,
         SearchKey::Since(d) => day_of(m.internal_date) >= *d,
@@ -192,9 +182,12 @@ fn eval(k: &SearchKey, c: &Ctx) -> bool {
         SearchKey::SavedOn(d) => day_of(saved_at(m)) == *d,
         SearchKey::SavedSince(d) => day_of(saved_at(m)) >= *d,
         SearchKey::SaveDateSupported => true,
-        SearchKey::Not(k) => !eval(k, c),
-        SearchKey::Or(a, b) => eval(a, c) || eval(b, c),
-        SearchKey::And(v) => v.iter().all(|k| eval(k, c)),
+        // Prepared into `Key` and never here; kept exhaustive for the
+        // compiler.
+        SearchKey::Flag { .. } | SearchKey::Header { .. } | SearchKey::Body(_) | SearchKey::Text(_) => false,
+        SearchKey::Not(k) => !eval_plain(k, c),
+        SearchKey::Or(a, b) => eval_plain(a, c) || eval_plain(b, c),
+        SearchKey::And(v) => v.iter().all(|k| eval_plain(k, c)),
     }
 }
 
@@ -215,6 +208,7 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let want_body = needs_body(&all);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let key = Key::prepare(all.clone());
     let messages: std::sync::Arc<Vec<Known>> = sel.messages.clone();
     let max_seq = sel.exists();
     let max_uid = sel.max_uid();
@@ -229,13 +223,13 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
             } else {
                 None
             };
-            let fields = if want_raw && !want_body {
-                match island.header_fields(m.blob).await {
+            let header = match &raw {
+                Some(raw) => Some(std::sync::Arc::new(SearchHeader::parse(raw))),
+                None if want_raw => match island.search_header(m.blob).await {
                     Ok(f) => Some(f),
                     Err(e) => return super::no_store(s, tag, &e),
-                }
-            } else {
-                None
+                },
+                None => None,
             };
             let seq = (chunk_no * 500 + i + 1) as u32;
             let ctx = Ctx {
@@ -244,12 +238,12 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 max_uid,
                 m,
                 raw: raw.as_deref(),
-                fields: fields.as_deref(),
+                header: header.as_deref(),
                 saved: &s.saved,
                 now,
                 recent: sel.is_recent(m.uid),
             };
-            if eval(&all, &ctx) {
+            if eval(&key, &ctx) {
                 hits.push((seq, m.uid, m.modseq));
             }
         }
@@ -344,14 +338,5 @@ mod tests {
         assert_eq!(esearch_modseq(&hits, &[SearchReturn::All]), Some(8));
         assert_eq!(esearch_modseq(&hits, &[SearchReturn::Min, SearchReturn::Count]), Some(8));
         assert_eq!(esearch_modseq(&[], &[SearchReturn::Min]), None);
-    }
-
-    #[test]
-    fn address_without_comments() {
-        // RFC 5322 §3.2.2 comments and FWS between address tokens.
-        assert_eq!(strip_cfws("<user-from (comment)@ (comment) domain.org>"), "<user-from@domain.org>");
-        assert_eq!(strip_cfws("a@b (x (nested) \\) y) , c@d"), "a@b,c@d");
-        assert_eq!(strip_cfws("\"J (not) Doe\" <j@d>"), "\"J (not) Doe\"<j@d>");
-        assert!(is_address_field("FROM") && is_address_field("Cc") && !is_address_field("subject"));
     }
 }
