@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use sqlx::AssertSqlSafe;
 
+pub mod group_commit;
+
 /// Which engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -170,12 +172,10 @@ pub struct Db {
     pub pool: sqlx::AnyPool,
     pub dialect: Dialect,
     retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// SQLite has one writer at a time. Writers of this process queue here,
-    /// in order, instead of in SQLite's busy handler, which sleeps in steps
-    /// of up to 100 ms and wakes writers in no order: under load that made
-    /// a one-row flag change wait tens of milliseconds. Other processes
-    /// (the CLI beside a running server) still meet at the busy handler.
-    write_queue: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite's writer connection, with group commit (see
+    /// [`group_commit`]); None on the engines that take concurrent
+    /// writers, which write through the pool.
+    writer: Option<std::sync::Arc<group_commit::Writer>>,
 }
 
 impl Db {
@@ -184,8 +184,8 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
         use std::str::FromStr;
 
+        use sqlx::ConnectOptions;
         use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-        use sqlx::{ConnectOptions, Executor};
 
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url).ok_or_else(|| {
@@ -207,32 +207,11 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    match dialect {
-                        // WAL lets readers run beside the one writer; FULL
-                        // makes a committed change survive a power cut.
-                        Dialect::Sqlite => {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = FULL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        }
-                        Dialect::Mysql => {
-                            conn.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin").await?;
-                            // On Galera, reads must see writes made through
-                            // another node (causal reads); harmless elsewhere.
-                            let _ = conn.execute("SET SESSION wsrep_sync_wait = 1").await;
-                        }
-                        Dialect::Postgres => {}
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+            .after_connect(move |conn, _| Box::pin(prepare_connection(conn, dialect)))
+            .connect_with(options.clone())
             .await?;
-        let write_queue = (dialect == Dialect::Sqlite).then(Default::default);
-        Ok(Db { pool, dialect, retries: Default::default(), write_queue })
+        let writer = (dialect == Dialect::Sqlite).then(|| std::sync::Arc::new(group_commit::Writer::new(options)));
+        Ok(Db { pool, dialect, retries: Default::default(), writer })
     }
 
     /// See [`Dialect::sql`].
@@ -250,20 +229,39 @@ impl Db {
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// A place in the write queue, for SQLite (see `write_queue`); None on
-    /// the engines that take concurrent writers.
+    /// SQLite's writer (see [`group_commit`]), which `write_tx!` uses.
     #[doc(hidden)]
-    pub async fn queue_write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.write_queue {
-            Some(q) => Some(q.lock().await),
-            None => None,
-        }
+    pub fn writer(&self) -> Option<&group_commit::Writer> {
+        self.writer.as_deref()
     }
 
     #[doc(hidden)]
     pub fn note_retry(&self) {
         self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// The session settings every connection of `dialect` needs.
+pub(crate) async fn prepare_connection(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    match dialect {
+        // WAL lets readers run beside the one writer; FULL makes a
+        // committed change survive a power cut.
+        Dialect::Sqlite => {
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            conn.execute("PRAGMA synchronous = FULL").await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            conn.execute("PRAGMA busy_timeout = 10000").await?;
+        }
+        Dialect::Mysql => {
+            conn.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin").await?;
+            // On Galera, reads must see writes made through another node
+            // (causal reads); harmless elsewhere.
+            let _ = conn.execute("SET SESSION wsrep_sync_wait = 1").await;
+        }
+        Dialect::Postgres => {}
+    }
+    Ok(())
 }
 
 /// Hides the password in a database URL before it reaches a message.
@@ -302,7 +300,10 @@ pub trait TxError: From<sqlx::Error> {
 /// Runs `$body` in a write transaction on `$db` (a [`Db`]) with
 /// `$conn: &mut AnyConnection`, running it again when the engine reports a
 /// conflict another writer caused, and committing on success. `$body`
-/// returns `Result<T, $err>`; an error rolls back.
+/// returns `Result<T, $err>`; an error rolls back. On SQLite the body runs
+/// on the writer connection and its COMMIT may be shared with the writers
+/// queued behind it ([`group_commit`]); either way the macro returns only
+/// after the COMMIT that holds the body's work.
 #[macro_export]
 macro_rules! write_tx {
     ($db:expr, $err:ty, |$conn:ident| $body:block) => {{
@@ -310,7 +311,45 @@ macro_rules! write_tx {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let _turn = db.queue_write().await;
+            if let Some(writer) = db.writer() {
+                let mut turn = writer.turn().await;
+                let result: Result<_, $err> = match turn.begin().await {
+                    Ok(c) => {
+                        async {
+                            let $conn: &mut sqlx::AnyConnection = c;
+                            $body
+                        }
+                        .await
+                    }
+                    Err(e) => Err(<$err>::from(e)),
+                };
+                let batch = turn.finish(result.is_ok()).await;
+                let result = match (result, batch) {
+                    (Ok(value), Ok(Some(batch))) => match writer.commit(batch).await {
+                        Ok(()) => Ok(value),
+                        Err(e) if e.retryable && attempt < 10 => {
+                            db.note_retry();
+                            tokio::time::sleep($crate::backoff(attempt)).await;
+                            continue;
+                        }
+                        Err(e) => Err(<$err>::from(e.error)),
+                    },
+                    (Ok(_), Ok(None)) => Err(<$err>::from(sqlx::Error::PoolClosed)),
+                    (Ok(_), Err(e)) if $crate::retryable(&e) && attempt < 10 => {
+                        db.note_retry();
+                        tokio::time::sleep($crate::backoff(attempt)).await;
+                        continue;
+                    }
+                    (Ok(_), Err(e)) => Err(<$err>::from(e)),
+                    (Err(e), _) if $crate::TxError::is_retryable(&e) && attempt < 10 => {
+                        db.note_retry();
+                        tokio::time::sleep($crate::backoff(attempt)).await;
+                        continue;
+                    }
+                    (Err(e), _) => Err(e),
+                };
+                break result;
+            }
             let mut tx = match db.pool.begin_with(db.dialect.begin_write()).await {
                 Ok(tx) => tx,
                 Err(e) if $crate::retryable(&e) && attempt < 10 => {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use atoll_message::Analysis;
+use atoll_sql::write_tx;
 use sqlx::Row;
 
 use crate::blob::BlobId;
@@ -73,11 +74,14 @@ impl Island {
         for id in missing {
             let raw = self.blobs.get(id).await?;
             let (_, json) = compute(raw).await?;
-            sqlx::query(self.db.sql("UPDATE blobs SET analysis = ? WHERE hash = ?"))
-                .bind(&json)
-                .bind(id.as_bytes().to_vec())
-                .execute(&self.db.pool)
-                .await?;
+            write_tx!(self.db, Error, |conn| {
+                sqlx::query(self.db.sql("UPDATE blobs SET analysis = ? WHERE hash = ?"))
+                    .bind(&json)
+                    .bind(id.as_bytes().to_vec())
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })?;
             let a =
                 Analysis::from_json(&json).map_err(|e| Error::Corrupt(format!("analysis of {}: {e}", id.to_hex())))?;
             let a = Arc::new(a);

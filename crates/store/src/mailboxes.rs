@@ -309,12 +309,14 @@ impl Island {
 
     pub async fn unsubscribe(&self, account: i64, name: &str) -> Result<()> {
         let name = normalise_name(name)?;
-        sqlx::query(self.db.sql("DELETE FROM subscriptions WHERE account_id = ? AND name = ?"))
-            .bind(account)
-            .bind(&name)
-            .execute(&self.db.pool)
-            .await?;
-        Ok(())
+        write_tx!(self.db, Error, |conn| {
+            sqlx::query(self.db.sql("DELETE FROM subscriptions WHERE account_id = ? AND name = ?"))
+                .bind(account)
+                .bind(&name)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn subscriptions(&self, account: i64) -> Result<Vec<String>> {
@@ -366,15 +368,18 @@ impl Island {
             if old >= upto {
                 return Ok(upto);
             }
-            let done = sqlx::query(
-                self.db.sql("UPDATE mailboxes SET first_recent_uid = ? WHERE id = ? AND first_recent_uid = ?"),
-            )
-            .bind(upto)
-            .bind(mailbox.id)
-            .bind(old)
-            .execute(&self.db.pool)
-            .await?;
-            if done.rows_affected() == 1 {
+            let done = write_tx!(self.db, Error, |conn| {
+                let r = sqlx::query(
+                    self.db.sql("UPDATE mailboxes SET first_recent_uid = ? WHERE id = ? AND first_recent_uid = ?"),
+                )
+                .bind(upto)
+                .bind(mailbox.id)
+                .bind(old)
+                .execute(&mut *conn)
+                .await?;
+                Ok(r.rows_affected())
+            })?;
+            if done == 1 {
                 return Ok(old);
             }
         }

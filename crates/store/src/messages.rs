@@ -547,6 +547,14 @@ impl Island {
             .fetch_one(&mut *conn)
             .await?
             .try_get(0)?;
+        // Every change (flags, new message, expunge) takes a new
+        // mod-sequence in the transaction that makes it, so nothing can
+        // have changed when the mailbox's is still the one the caller has:
+        // the common case of a refresh between two commands costs one
+        // query, not three.
+        if highestmodseq == modseq {
+            return Ok(Changes { changed: Vec::new(), vanished: Vec::new(), highestmodseq });
+        }
         let rows = sqlx::query(
             self.db.sql_owned(format!("SELECT {MSG_COLUMNS} WHERE mailbox_id = ? AND modseq > ? ORDER BY uid")),
         )
