@@ -33,7 +33,7 @@ pub use binary::encode_binary_parts;
 pub use header::header_len;
 pub use imap_syntax::ImapBytes;
 pub use search::{header_values, search_text};
-pub use search_header::SearchHeader;
+pub use search_header::{FieldName, Needle, SearchHeader};
 pub use section::{Partial, Section, SectionText};
 
 /// Bumped whenever the analysis changes in a way stored analyses should not

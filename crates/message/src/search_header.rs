@@ -15,8 +15,8 @@ pub struct SearchHeader {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Field {
-    /// The field name in ASCII lowercase.
-    name: Box<str>,
+    /// The field name in ASCII lowercase, with a tag to compare first.
+    name: FieldName,
     /// The value unfolded, RFC 2047 words decoded (raw 8-bit read as
     /// Latin-1 when not UTF-8), in lowercase.
     value: Box<str>,
@@ -45,21 +45,20 @@ impl SearchHeader {
             } else {
                 None
             };
-            fields.push(Field { name: name.into_boxed_str(), value: value.into_boxed_str(), bare });
+            fields.push(Field { name: FieldName::new(&name), value: value.into_boxed_str(), bare });
         }
         SearchHeader { fields, sent_day }
     }
 
     /// HEADER, FROM, SUBJECT and the like: whether a field called `name`
-    /// (ASCII lowercase) holds `needle` (lowercased with
-    /// [`str::to_lowercase`]). An empty needle matches every message that
-    /// has the field (RFC 9051 §6.4.4). FROM, TO, CC and BCC also match the
-    /// address with its comments and folding removed (RFC 5322 §3.2.2: they
-    /// may sit between the tokens, so `<user (c)@ (c) example.org>` holds
+    /// holds `needle`. An empty needle matches every message that has the
+    /// field (RFC 9051 §6.4.4). FROM, TO, CC and BCC also match the address
+    /// with its comments and folding removed (RFC 5322 §3.2.2: they may sit
+    /// between the tokens, so `<user (c)@ (c) example.org>` holds
     /// `user@example.org`).
-    pub fn matches(&self, name: &str, needle: &str) -> bool {
+    pub fn matches(&self, name: &FieldName, needle: &Needle) -> bool {
         self.fields.iter().any(|f| {
-            *f.name == *name && (f.value.contains(needle) || f.bare.as_deref().is_some_and(|b| b.contains(needle)))
+            f.name == *name && (needle.found_in(&f.value) || f.bare.as_deref().is_some_and(|b| needle.found_in(b)))
         })
     }
 
@@ -75,8 +74,55 @@ impl SearchHeader {
         64 + self
             .fields
             .iter()
-            .map(|f| 56 + f.name.len() + f.value.len() + f.bare.as_ref().map_or(0, |b| b.len()))
+            .map(|f| 64 + f.name.name.len() + f.value.len() + f.bare.as_ref().map_or(0, |b| b.len()))
             .sum::<usize>()
+    }
+}
+
+/// A header field name made ready for comparing with many: ASCII
+/// lowercase, and its first bytes and length packed in a number that
+/// settles most comparisons without looking at the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldName {
+    tag: u64,
+    name: Box<str>,
+}
+
+impl FieldName {
+    pub fn new(name: &str) -> FieldName {
+        let name = name.to_ascii_lowercase();
+        let mut tag = [0u8; 8];
+        for (t, b) in tag.iter_mut().zip(name.bytes()) {
+            *t = b;
+        }
+        // The length goes in the low byte (names are never that long that
+        // wrapping it would matter: a mismatch only costs the full compare).
+        let tag = (u64::from_be_bytes(tag) & !0xff) | (name.len() as u64 & 0xff);
+        FieldName { tag, name: name.into_boxed_str() }
+    }
+}
+
+/// A search string made ready for matching many values: lowercased with
+/// [`str::to_lowercase`] (SEARCH is case-insensitive, RFC 9051 §6.4.4),
+/// with a substring searcher built once.
+#[derive(Debug, Clone)]
+pub struct Needle {
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Needle {
+    pub fn new(s: &str) -> Needle {
+        Needle { finder: memchr::memmem::Finder::new(s.to_lowercase().as_bytes()).into_owned() }
+    }
+
+    /// Whether `hay`, already lowercased, holds the needle.
+    pub fn found_in(&self, hay: &str) -> bool {
+        self.finder.find(hay.as_bytes()).is_some()
+    }
+
+    /// Whether `text` holds the needle, ignoring case.
+    pub fn found_in_text(&self, text: &str) -> bool {
+        self.finder.needle().is_empty() || self.found_in(&text.to_lowercase())
     }
 }
 
@@ -123,19 +169,21 @@ mod tests {
         let h = SearchHeader::parse(
             b"Subject: =?utf-8?q?J=C3=B6RG?=\r\n Says Hi\r\nX-A: 1\r\nx-a: Two\r\nsubject: Caf\xc9\r\n\r\nSubject: body\r\n",
         );
-        assert!(h.matches("subject", "j\u{f6}rg says hi"));
-        assert!(h.matches("subject", "caf\u{e9}"), "Latin-1 read and lowercased");
-        assert!(h.matches("x-a", "two") && h.matches("x-a", "1"));
-        assert!(h.matches("subject", ""), "empty needle: the field exists");
-        assert!(!h.matches("cc", ""), "no such field");
-        assert!(!h.matches("subject", "body"), "the body is not the header");
+        let m = |name: &str, needle: &str| h.matches(&FieldName::new(name), &Needle::new(needle));
+        assert!(m("Subject", "J\u{f6}RG says HI"));
+        assert!(m("subject", "CAF\u{c9}"), "Latin-1 read and lowercased");
+        assert!(m("x-a", "two") && m("X-A", "1"));
+        assert!(m("subject", ""), "empty needle: the field exists");
+        assert!(!m("cc", ""), "no such field");
+        assert!(!m("subject", "body"), "the body is not the header");
+        assert!(!m("subjec", "") && !m("subjects", ""), "names compare whole");
     }
 
     #[test]
     fn addresses_match_without_comments() {
         let h = SearchHeader::parse(b"From: <user-from (comment)@ (comment) domain.org>\r\nSubject: a (b) c\r\n\r\n");
-        assert!(h.matches("from", "user-from@domain.org"));
-        assert!(!h.matches("subject", "ac"), "only address fields are stripped");
+        assert!(h.matches(&FieldName::new("from"), &Needle::new("user-from@domain.org")));
+        assert!(!h.matches(&FieldName::new("subject"), &Needle::new("ac")), "only address fields are stripped");
         assert_eq!(strip_cfws("a@b (x (nested) \\) y) , c@d"), "a@b,c@d");
         assert_eq!(strip_cfws("\"J (not) Doe\" <j@d>"), "\"J (not) Doe\"<j@d>");
     }

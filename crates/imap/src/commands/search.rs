@@ -6,7 +6,7 @@
 //! from RFC 2047, bodies from their transfer encoding and charset), and
 //! match case-insensitively as substrings.
 
-use atoll_message::SearchHeader;
+use atoll_message::{FieldName, Needle, SearchHeader};
 use atoll_store::Flags;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -63,10 +63,6 @@ fn uses_modseq(k: &SearchKey) -> bool {
     }
 }
 
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    needle.is_empty() || hay.to_lowercase().contains(needle)
-}
-
 /// A search key made ready once per command, so that evaluating it on
 /// each message parses and lowercases nothing: flags parsed, needles
 /// lowercased (matching is case-insensitive, RFC 9051 §6.4.4).
@@ -76,13 +72,12 @@ enum Key {
         want: Option<Flags>,
         set: bool,
     },
-    /// Field name in ASCII lowercase, needle lowercased.
     Header {
-        name: String,
-        needle: String,
+        name: FieldName,
+        needle: Needle,
     },
-    Body(String),
-    Text(String),
+    Body(Needle),
+    Text(Needle),
     Not(Box<Key>),
     Or(Box<Key>, Box<Key>),
     And(Vec<Key>),
@@ -95,10 +90,10 @@ impl Key {
         match k {
             SearchKey::Flag { flag, set } => Key::Flag { want: Flags::parse([flag.as_str()]).ok(), set },
             SearchKey::Header { name, value } => {
-                Key::Header { name: name.to_ascii_lowercase(), needle: value.to_lowercase() }
+                Key::Header { name: FieldName::new(&name), needle: Needle::new(&value) }
             }
-            SearchKey::Body(s) => Key::Body(s.to_lowercase()),
-            SearchKey::Text(s) => Key::Text(s.to_lowercase()),
+            SearchKey::Body(s) => Key::Body(Needle::new(&s)),
+            SearchKey::Text(s) => Key::Text(Needle::new(&s)),
             SearchKey::Not(k) => Key::Not(Box::new(Key::prepare(*k))),
             SearchKey::Or(a, b) => Key::Or(Box::new(Key::prepare(*a)), Box::new(Key::prepare(*b))),
             SearchKey::And(v) => Key::And(v.into_iter().map(Key::prepare).collect()),
@@ -137,10 +132,10 @@ fn eval(k: &Key, c: &Ctx) -> bool {
     match k {
         Key::Flag { want, set } => has_flag(&c.m.flags, want.as_ref()) == *set,
         Key::Header { name, needle } => c.header.is_some_and(|h| h.matches(name, needle)),
-        Key::Body(s) => contains_ci(&atoll_message::search_text(c.raw.unwrap_or_default()), s),
+        Key::Body(s) => s.found_in_text(&atoll_message::search_text(c.raw.unwrap_or_default())),
         Key::Text(s) => {
             let raw = c.raw.unwrap_or_default();
-            contains_ci(&String::from_utf8_lossy(raw), s) || contains_ci(&atoll_message::search_text(raw), s)
+            s.found_in_text(&String::from_utf8_lossy(raw)) || s.found_in_text(&atoll_message::search_text(raw))
         }
         Key::Not(k) => !eval(k, c),
         Key::Or(a, b) => eval(a, c) || eval(b, c),

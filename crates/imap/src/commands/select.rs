@@ -36,12 +36,18 @@ pub(super) async fn select<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         Err(e) => return super::no_store(s, tag, &e),
     };
-    let messages = match island.messages(&mailbox).await {
-        Ok(m) => m,
-        Err(e) => return super::no_store(s, tag, &e),
+    let mut sel = match s.inner.views.current(&mailbox) {
+        Some(view) => Selected::with_view(mailbox, read_only, view),
+        None => {
+            let messages = match island.messages(&mailbox).await {
+                Ok(m) => m,
+                Err(e) => return super::no_store(s, tag, &e),
+            };
+            let mut sel = Selected::new(mailbox, read_only, messages);
+            sel.share(&s.inner.views);
+            sel
+        }
     };
-    let mut sel = Selected::new(mailbox, read_only, messages);
-    sel.share(&s.inner.views);
     // RFC 3501 §2.3.2: SELECT claims the messages no session has seen as
     // \Recent; EXAMINE shows them without claiming.
     crate::session::notice_recent(&island, &mut sel, s.rev2).await;

@@ -272,12 +272,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 return Ok(());
             }
         };
+        let old_max_uid = sel.max_uid();
         let updates = sel.apply(changes, allow_expunge, self.qresync);
         if !updates.is_empty() {
             sel.share(&self.inner.views);
         }
-        // New keywords are announced before the FETCH that shows them.
-        let flags_lines = (!updates.is_empty() && sel.learn_all_keywords()).then(|| sel.flags_lines());
+        // New keywords are announced before the FETCH that shows them: look
+        // at the changed flags and at the new messages (at the end: UIDs
+        // only grow).
+        let messages = sel.messages.clone();
+        let new_messages = messages.iter().rev().take_while(|m| m.uid > old_max_uid).map(|m| &m.flags);
+        let changed = updates.iter().filter_map(|u| match u {
+            Update::Flags { flags, .. } => Some(flags),
+            _ => None,
+        });
+        let flags_lines = sel.learn_keywords(changed.chain(new_messages)).then(|| sel.flags_lines());
         let grew = updates.iter().any(|u| matches!(u, Update::Exists(_)));
         let island = user.island.clone();
         for line in flags_lines.into_iter().flatten() {

@@ -41,6 +41,17 @@ impl Default for Views {
     }
 }
 
+impl Views {
+    /// The shared view of `mailbox` if it is as of the mailbox's current
+    /// HIGHESTMODSEQ: every change takes a new mod-sequence, so that view
+    /// is the mailbox as it is, and SELECT needs to read no message list.
+    pub fn current(&self, mailbox: &Mailbox) -> Option<Arc<Vec<Known>>> {
+        self.0
+            .get(&(mailbox.id, mailbox.uidvalidity))
+            .and_then(|(modseq, view)| (modseq == mailbox.highestmodseq).then_some(view))
+    }
+}
+
 /// One untagged update for the client, in the order it must be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Update {
@@ -111,23 +122,28 @@ pub struct Selected {
 }
 
 impl Selected {
-    pub fn new(mailbox: Mailbox, read_only: bool, messages: Vec<Message>) -> Selected {
-        // highestmodseq from the same read as the messages would be ideal;
-        // the mailbox row was read first, so any change in between shows up
-        // again at the first refresh (messages are compared, not trusted).
+    /// A selected mailbox on a shared view (see [`Views::current`]).
+    pub fn with_view(mailbox: Mailbox, read_only: bool, messages: Arc<Vec<Known>>) -> Selected {
         let highestmodseq = mailbox.highestmodseq;
-        let mut messages: Vec<Known> = messages.into_iter().map(Known::from).collect();
-        messages.sort_by_key(|m| m.uid);
         Selected {
             mailbox,
             read_only,
-            messages: Arc::new(messages),
+            messages,
             highestmodseq,
             pending_expunges: HashSet::new(),
             recent: Vec::new(),
             recent_upto: 0,
             keywords: Vec::new(),
         }
+    }
+
+    pub fn new(mailbox: Mailbox, read_only: bool, messages: Vec<Message>) -> Selected {
+        // highestmodseq from the same read as the messages would be ideal;
+        // the mailbox row was read first, so any change in between shows up
+        // again at the first refresh (messages are compared, not trusted).
+        let mut messages: Vec<Known> = messages.into_iter().map(Known::from).collect();
+        messages.sort_by_key(|m| m.uid);
+        Selected::with_view(mailbox, read_only, Arc::new(messages))
     }
 
     /// Adds the keywords of `flags` the client has not been told of; true
@@ -199,7 +215,21 @@ impl Selected {
         if self.recent.is_empty() {
             return 0;
         }
-        self.messages.iter().filter(|m| self.is_recent(m.uid)).count()
+        // The ranges may overlap (EXAMINE looks without claiming); count
+        // each UID once, by binary search over the UID-ordered view.
+        let mut ranges = self.recent.clone();
+        ranges.sort_unstable();
+        let mut count = 0;
+        let mut covered = 0u32;
+        for (from, upto) in ranges {
+            let from = from.max(covered);
+            if from < upto {
+                let at = |uid: u32| self.messages.partition_point(|m| m.uid < uid);
+                count += at(upto) - at(from);
+                covered = upto;
+            }
+        }
+        count
     }
 
     /// Trades this view for an equal shared one, or shares it. Not while
@@ -355,6 +385,29 @@ mod tests {
 
     fn three() -> Selected {
         Selected::new(mailbox(), false, vec![msg(1, 1, &[]), msg(2, 2, &[]), msg(3, 3, &[])])
+    }
+
+    #[test]
+    fn recent_count_counts_each_uid_once() {
+        let mut sel = three();
+        sel.add_recent(2, 4);
+        sel.add_recent(1, 3);
+        assert_eq!(sel.recent_count(), 3);
+        let mut sel = three();
+        sel.add_recent(3, 10);
+        assert_eq!(sel.recent_count(), 1);
+        assert_eq!(three().recent_count(), 0);
+    }
+
+    #[test]
+    fn a_shared_view_serves_select_only_at_the_current_modseq() {
+        let views = Views::default();
+        let mut a = three();
+        a.share(&views);
+        let mut mb = mailbox();
+        assert!(views.current(&mb).is_some_and(|v| Arc::ptr_eq(&v, &a.messages)));
+        mb.highestmodseq += 1;
+        assert!(views.current(&mb).is_none(), "a change since: the view is stale");
     }
 
     #[test]
