@@ -72,10 +72,25 @@ enum Command {
     Audit(audit::Args),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Database answers arrive from the database driver's own threads,
+        // so the tasks they wake wait in the runtime's global queue, which
+        // a busy worker looks at only every `global_queue_interval` polls
+        // (31 by default). A write transaction is several such round trips
+        // while every other writer waits for it: look there more often.
+        .global_queue_interval(4)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("atoll: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line per problem, on stderr; nothing was changed. A
