@@ -43,10 +43,18 @@ pub struct GcReport {
 /// Blobs looked at per query.
 const BATCH: i64 = 500;
 
+/// How long an island remembers a queue's delivery keys
+/// (`Island::deliver_keyed`): longer than any queue keeps retrying.
+const DELIVERY_KEYS_KEPT: i64 = 14 * 86_400;
+
 impl Island {
     /// Removes the bodies no message has used for longer than `grace`.
     pub async fn collect_garbage(&self, grace: Duration) -> Result<GcReport> {
         self.settle_parked().await?;
+        sqlx::query(self.db.sql("DELETE FROM deliveries WHERE delivered_at < ?"))
+            .bind(now() - DELIVERY_KEYS_KEPT)
+            .execute(&self.db.pool)
+            .await?;
         let cutoff = now() - i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
         let mut report = GcReport::default();
         loop {

@@ -193,6 +193,27 @@ async fn select_uids(conn: &mut AnyConnection, island: &Island, mailbox_id: i64,
     Ok(out)
 }
 
+/// Records that `account` took delivery `key`; false when it already had.
+/// One queue delivers one key at a time, so no other transaction races
+/// this check.
+async fn claim_delivery(conn: &mut AnyConnection, island: &Island, key: &str, account: i64, at: i64) -> Result<bool> {
+    let seen = sqlx::query(island.db.sql("SELECT 1 FROM deliveries WHERE delivery_key = ? AND account_id = ?"))
+        .bind(key)
+        .bind(account)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if seen.is_some() {
+        return Ok(false);
+    }
+    sqlx::query(island.db.sql("INSERT INTO deliveries (delivery_key, account_id, delivered_at) VALUES (?, ?, ?)"))
+        .bind(key)
+        .bind(account)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
 async fn insert_message(
     conn: &mut AnyConnection,
     island: &Island,
@@ -341,6 +362,15 @@ impl Island {
     /// (LMTP): the body is stored once and every copy is committed in one
     /// transaction, so all recipients get it or none do.
     pub async fn deliver(&self, raw: Vec<u8>, accounts: &[i64]) -> Result<Vec<Stored>> {
+        self.deliver_keyed(raw, accounts, None).await
+    }
+
+    /// [`Island::deliver`] for a queue that may try the same delivery again:
+    /// an account that already took the delivery `key` (a queue names its
+    /// node and message) gets no second copy, and is left out of the
+    /// result. The queue's retry after a crash between this commit and its
+    /// own note of the delivery is thus harmless.
+    pub async fn deliver_keyed(&self, raw: Vec<u8>, accounts: &[i64], key: Option<&str>) -> Result<Vec<Stored>> {
         for a in accounts {
             self.ensure_defaults(*a).await?;
         }
@@ -354,6 +384,11 @@ impl Island {
             ensure_body(self, id, &raw).await?;
             let mut out = Vec::with_capacity(accounts.len());
             for a in accounts {
+                if let Some(key) = key
+                    && !claim_delivery(conn, self, key, *a, t).await?
+                {
+                    continue;
+                }
                 let m = find(conn, self, *a, "INBOX").await?.ok_or_else(|| Error::NoSuchMailbox("INBOX".into()))?;
                 let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
                 let row =

@@ -10,6 +10,7 @@ atoll_testkit::engine_tests!(
     subscriptions,
     append_stores_body_once,
     deliver_to_several_accounts,
+    keyed_delivery_is_stored_once,
     flags_and_condstore,
     expunge_and_changes_since,
     copy_and_move,
@@ -197,6 +198,29 @@ async fn deliver_to_several_accounts(engine: Engine) {
         assert_eq!(i.read(msgs[0].blob).await.unwrap(), raw);
     }
     assert_eq!(walk(i.blobs().root()), 1);
+}
+
+/// A queue that delivers the same message again (after a crash between the
+/// island's commit and its own note) gets no second copy; a new account
+/// added to the retry does get one.
+async fn keyed_delivery_is_stored_once(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    let raw = msg("queued").raw;
+    let first = i.deliver_keyed(raw.clone(), &[20, 21], Some("mx1:00AB")).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let again = i.deliver_keyed(raw.clone(), &[20, 21, 22], Some("mx1:00AB")).await.unwrap();
+    assert_eq!(again.len(), 1, "only the account that had not taken it");
+    // Another key is another delivery.
+    assert_eq!(i.deliver_keyed(raw.clone(), &[20], Some("mx2:00AB")).await.unwrap().len(), 1);
+    let count = |acc| async move {
+        let inbox = i.mailbox(acc, "INBOX").await.unwrap();
+        i.messages(&inbox).await.unwrap().len()
+    };
+    assert_eq!(count(20).await, 2);
+    assert_eq!(count(21).await, 1);
+    assert_eq!(count(22).await, 1);
+    assert_eq!(i.quota_usage(21).await.unwrap().1, 1, "usage counted once");
 }
 
 async fn flags_and_condstore(engine: Engine) {
