@@ -68,6 +68,8 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "passwords" => read(&section, value, &mut config.passwords, &mut problems),
             "listen" => read(&section, value, &mut config.listen, &mut problems),
             "lmtp" => read(&section, value, &mut config.lmtp, &mut problems),
+            "mx" => read(&section, value, &mut config.mx, &mut problems),
+            "queue" => read(&section, value, &mut config.queue, &mut problems),
             "imap" => read(&section, value, &mut config.imap, &mut problems),
             "store" => read(&section, value, &mut config.store, &mut problems),
             "tls" => read(&section, value, &mut config.tls, &mut problems),
@@ -75,7 +77,7 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, lmtp, imap, store, tls, log)"
+                         passwords, listen, lmtp, mx, queue, imap, store, tls, log)"
                     .to_string(),
             }),
         }

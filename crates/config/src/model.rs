@@ -15,6 +15,8 @@ pub struct Config {
     pub passwords: Passwords,
     pub listen: Listen,
     pub lmtp: Lmtp,
+    pub mx: Mx,
+    pub queue: Queue,
     pub imap: Imap,
     pub store: Store,
     pub tls: Tls,
@@ -216,6 +218,62 @@ pub struct Lmtp {
 impl Default for Lmtp {
     fn default() -> Self {
         Lmtp { max_message_size: 50 << 20, max_recipients: 1000, timeout: Duration::from_secs(300) }
+    }
+}
+
+/// The inbound MX (`mx` role): SMTP from the internet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Mx {
+    /// Largest message accepted, in bytes ("50M"), announced as SIZE.
+    #[serde(with = "crate::size")]
+    pub max_message_size: u64,
+    /// Recipients per message; the client sends the rest in another.
+    /// RFC 5321 §4.5.3.1.8 asks for at least 100.
+    pub max_recipients: u32,
+    /// How long a client may stay silent (RFC 5321 §4.5.3.2.7: 5 minutes).
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+    /// Open connections from one client address; 0 for no limit.
+    pub max_connections_per_ip: u32,
+}
+
+impl Default for Mx {
+    fn default() -> Self {
+        Mx {
+            max_message_size: 50 << 20,
+            max_recipients: 1000,
+            timeout: Duration::from_secs(300),
+            max_connections_per_ip: 20,
+        }
+    }
+}
+
+/// The node's queue: accepted mail on its way into the islands.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Queue {
+    /// Messages delivered at once.
+    pub workers: u32,
+    /// First delay after a failed delivery; it doubles up to `retry_max`.
+    #[serde(with = "crate::duration")]
+    pub retry_initial: Duration,
+    #[serde(with = "crate::duration")]
+    pub retry_max: Duration,
+    /// After this long a recipient that still cannot be delivered is given
+    /// up on.
+    #[serde(with = "crate::duration")]
+    pub give_up_after: Duration,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            workers: 32,
+            retry_initial: Duration::from_secs(60),
+            retry_max: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(5 * 86_400),
+        }
     }
 }
 

@@ -81,6 +81,22 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     if c.lmtp.timeout.as_secs() == 0 {
         bad("lmtp.timeout".into(), "must be at least one second".into());
     }
+    if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&c.mx.max_message_size) {
+        bad("mx.max_message_size".into(), "must be between 1K and 1G".into());
+    }
+    // RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients.
+    if c.mx.max_recipients < 100 {
+        bad("mx.max_recipients".into(), "must be at least 100 (RFC 5321 section 4.5.3.1.8)".into());
+    }
+    if c.mx.timeout.as_secs() == 0 {
+        bad("mx.timeout".into(), "must be at least one second".into());
+    }
+    if c.queue.workers == 0 {
+        bad("queue.workers".into(), "must be at least 1".into());
+    }
+    if c.queue.retry_initial.as_secs() == 0 || c.queue.retry_max < c.queue.retry_initial {
+        bad("queue.retry_initial".into(), "must be at least one second and at most queue.retry_max".into());
+    }
 
     // RFC 9051 §2.2: a line may be long (a UID set of a big mailbox); below
     // 1K even ordinary commands would not fit.

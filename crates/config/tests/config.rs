@@ -129,6 +129,33 @@ fn lmtp_limits() {
 }
 
 #[test]
+fn mx_and_queue_settings() {
+    let d = Config::default();
+    assert_eq!(d.mx.max_recipients, 1000);
+    assert_eq!(d.mx.max_connections_per_ip, 20);
+    assert_eq!(d.queue.give_up_after.as_secs(), 5 * 86_400);
+    let c = from_str(
+        "[mx]\nmax_message_size = \"25M\"\nmax_connections_per_ip = 5\n[queue]\nretry_initial = \"30s\"\nretry_max = \"2h\"\n",
+        "c.toml",
+    )
+    .unwrap();
+    assert_eq!(c.mx.max_message_size, 25 << 20);
+    assert_eq!(c.mx.max_connections_per_ip, 5);
+    assert_eq!(c.queue.retry_initial.as_secs(), 30);
+    assert_eq!(c.queue.retry_max.as_secs(), 7200);
+    let shown = toml::to_string(&c).unwrap();
+    assert_eq!(from_str(&shown, "shown.toml").unwrap(), c);
+    // RFC 5321 §4.5.3.1.8: at least 100 recipients; a retry schedule that
+    // shrinks is a typo.
+    let err = from_str("[mx]\nmax_recipients = 10\n[queue]\nretry_initial = \"2h\"\nretry_max = \"1h\"\n", "c.toml")
+        .unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["mx.max_recipients", "queue.retry_initial"], "{err}");
+    let err = from_str("[mx]\nmax_recipient = 100\n", "c.toml").unwrap_err();
+    assert!(err.to_string().contains("c.toml: mx.max_recipient: unknown key"), "{err}");
+}
+
+#[test]
 fn missing_file_is_a_clear_error() {
     let err = load(&PathBuf::from("/nonexistent/atoll.toml")).unwrap_err();
     assert!(err.to_string().starts_with("/nonexistent/atoll.toml: cannot read:"), "{err}");

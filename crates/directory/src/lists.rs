@@ -106,6 +106,19 @@ impl Directory {
         })
     }
 
+    /// Whether `address` is a member of `list` (the MX's check for lists
+    /// that take posts from members only). An address that does not parse
+    /// is nobody's member.
+    pub async fn is_list_member(&self, list_id: i64, address: &str) -> Result<bool> {
+        let Ok(m) = Address::parse(address) else { return Ok(false) };
+        let row = sqlx::query(self.db.dialect.sql("SELECT 1 FROM list_members WHERE list_id = ? AND address = ?"))
+            .bind(list_id)
+            .bind(m.to_string())
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn list_members(&self, list: &str) -> Result<Vec<Member>> {
         let l = Address::parse(list)?;
         let mut conn = self.db.pool.acquire().await?;

@@ -1,11 +1,15 @@
 //! SMTP and LMTP for atoll.
 //!
-//! For now this crate holds the LMTP server of the `store` role (RFC 2033,
-//! [`lmtp`]): the final hop of every message, from the MX to the island
-//! that holds the recipient's mailbox. The inbound MX, submission and the
-//! outbound queue will live here too, sharing the reply formatting
-//! ([`reply`]), the trace headers ([`trace`]) and the shutdown hook
-//! ([`Shutdown`]).
+//! - [`mx`]: the inbound MX (RFC 5321), the front door for mail from the
+//!   internet, with its recipient checks;
+//! - [`queue`]: the node's durable queue (a spool with group commit) and
+//!   delivery into the islands;
+//! - [`lmtp`]: the LMTP server of the `store` role (RFC 2033), the final
+//!   hop into the island that holds a mailbox;
+//! - `session`: the SMTP/LMTP session state machine both servers share;
+//!   [`reply`] and [`trace`]: reply lines and trace headers.
+//!
+//! Submission and the outbound queue will live here too.
 //!
 //! Parsing of commands and of the DATA/BDAT byte streams is smtp-proto's;
 //! the state machines, the replies and every decision are ours. No SQL
@@ -14,10 +18,15 @@
 
 mod error;
 pub mod lmtp;
+pub mod mx;
+pub mod queue;
 pub mod reply;
+mod session;
 pub mod trace;
 
 pub use atoll_net::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use error::{Error, Result};
 pub use lmtp::{Lmtp, LmtpConfig};
+pub use mx::{Mx, MxConfig};
+pub use queue::{Queue, QueueConfig, Router};
 pub use reply::Reply;

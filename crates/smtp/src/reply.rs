@@ -17,6 +17,9 @@ pub struct Reply {
     pub text: Cow<'static, str>,
 }
 
+/// RCPT accepted (RFC 3463 §3.2: X.1.5 destination address valid).
+pub const RCPT_OK: Reply = Reply::new(250, [2, 1, 5], "recipient OK");
+
 /// Longest reply text we send. RFC 5321 §4.5.3.1.5 caps a reply line at 512
 /// octets with the code and CRLF; the enhanced code takes 10 more.
 const MAX_TEXT: usize = 480;

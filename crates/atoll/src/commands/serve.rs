@@ -1,8 +1,10 @@
 //! `atoll serve`: run this node. It migrates the directory, makes sure the
 //! islands it serves exist, registers itself, heartbeats, and serves the
 //! health and metrics endpoints on the HTTP listeners. With the `store`
-//! role it opens its islands and delivers into them over LMTP. The other
-//! protocol roles (mx, submission, proxy) attach here as they are built.
+//! role it opens its islands and delivers into them over LMTP; with the
+//! `mx` role it takes mail over SMTP into its queue, which delivers into
+//! the islands. The other protocol roles (submission, proxy) attach here
+//! as they are built.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +15,7 @@ use atoll_config::{Config, Role};
 use atoll_directory::Directory;
 use atoll_imap::{Imap, ImapConfig};
 use atoll_net::TlsAcceptor;
-use atoll_smtp::{Lmtp, LmtpConfig, Shutdown};
+use atoll_smtp::{Lmtp, LmtpConfig, Mx, MxConfig, Queue, QueueConfig, Shutdown};
 use atoll_store::Island;
 use axum::Router;
 use axum::extract::State;
@@ -105,6 +107,13 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
             tokio::spawn(housekeeping(island.clone(), cfg.store.clone()));
         }
     }
+    let mut queue = None;
+    if cfg.has_role(Role::Mx) {
+        let tls = tls_acceptor(cfg)?;
+        let (tasks, q) = start_mx(cfg, &dir, &islands, tls, stopping.clone()).await?;
+        servers.extend(tasks);
+        queue = Some(q);
+    }
 
     tokio::spawn(heartbeat(dir.clone(), cfg.node.name.clone(), cfg.node.heartbeat, shared.clone()));
     shutdown_signal().await;
@@ -113,6 +122,10 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     stop.fire();
     for server in servers {
         let _ = server.await;
+    }
+    // Deliveries under way finish; the rest waits in the spool.
+    if let Some(q) = queue {
+        q.stop().await;
     }
     for island in &islands {
         island.close().await;
@@ -170,6 +183,54 @@ async fn start_lmtp(
         anyhow::bail!("could not listen on any lmtp address ({})", cfg.listen.lmtp.join(", "));
     }
     Ok(tasks)
+}
+
+/// Starts the node's queue and the MX listeners (`listen.smtp`). The queue
+/// delivers in-process into the islands this node serves.
+async fn start_mx(
+    cfg: &Config,
+    dir: &Directory,
+    islands: &[Island],
+    tls: TlsAcceptor,
+    stopping: Shutdown,
+) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Queue)> {
+    let spool = cfg.node.data_dir.join("spool");
+    let queue_config = QueueConfig {
+        node: cfg.node.name.clone(),
+        workers: cfg.queue.workers as usize,
+        retry_initial: cfg.queue.retry_initial,
+        retry_max: cfg.queue.retry_max,
+        give_up_after: cfg.queue.give_up_after,
+        ..QueueConfig::default()
+    };
+    let router = atoll_smtp::Router::new(dir.clone(), islands.iter().cloned());
+    let queue = Queue::start(&spool, queue_config, router)
+        .with_context(|| format!("cannot open the queue in {}", spool.display()))?;
+    let config = MxConfig {
+        hostname: cfg.node.name.clone(),
+        max_message_size: usize::try_from(cfg.mx.max_message_size).unwrap_or(usize::MAX),
+        max_recipients: cfg.mx.max_recipients as usize,
+        timeout: cfg.mx.timeout,
+        max_connections_per_ip: cfg.mx.max_connections_per_ip as usize,
+    };
+    let mx = Mx::new(config, dir.clone(), islands.iter().cloned(), queue.clone(), Some(tls));
+    let mut tasks = Vec::new();
+    for addr in &cfg.listen.smtp {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(%addr, "smtp listening");
+                let mx = mx.clone();
+                let stopping = stopping.clone();
+                tasks.push(tokio::spawn(async move { mx.serve(listener, stopping, SHUTDOWN_GRACE).await }));
+            }
+            // IPv6 may be off on a host; one working address is enough.
+            Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
+        }
+    }
+    if tasks.is_empty() && !cfg.listen.smtp.is_empty() {
+        anyhow::bail!("could not listen on any smtp address ({})", cfg.listen.smtp.join(", "));
+    }
+    Ok((tasks, queue))
 }
 
 /// The certificate every TLS listener presents: the configured one, or a

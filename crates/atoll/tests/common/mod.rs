@@ -253,20 +253,22 @@ pub struct Started {
     /// IMAP with STARTTLS, and IMAP over implicit TLS.
     pub imap: SocketAddr,
     pub imaps: SocketAddr,
+    /// The MX (SMTP).
+    pub smtp: SocketAddr,
     pub config: PathBuf,
 }
 
-/// Starts `atoll serve` with HTTP and LMTP on free loopback ports, `extra`
+/// Starts `atoll serve` with HTTP, LMTP, IMAP(S) and SMTP on free loopback ports, `extra`
 /// appended to its configuration (whole sections, such as `[lmtp]`), and
 /// waits until /health answers and LMTP accepts connections. Retries with
 /// other ports when another process took one between choosing and binding.
 pub fn start_server(a: &Atoll, extra: &str) -> Started {
     for _ in 0..5 {
-        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let ports = [free_port(), free_port(), free_port(), free_port(), free_port()];
         if (1..ports.len()).any(|i| ports[..i].contains(&ports[i])) {
             continue;
         }
-        let [http, lmtp, imap, imaps] = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+        let [http, lmtp, imap, imaps, smtp] = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
         // Every other listener off, so that tests running side by side do
         // not fight over the default ports.
         let config = a.write(
@@ -274,7 +276,7 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
             &format!(
                 "[node]\nname = \"test-node\"\nheartbeat = \"1s\"\n\n\
                  [listen]\nhttp = [\"{http}\"]\nlmtp = [\"{lmtp}\"]\nimap = [\"{imap}\"]\nimaps = [\"{imaps}\"]\n\
-                 smtp = []\nsubmission = []\nsubmissions = []\npop3 = []\npop3s = []\nmanagesieve = []\n\n\
+                 smtp = [\"{smtp}\"]\nsubmission = []\nsubmissions = []\npop3 = []\npop3s = []\nmanagesieve = []\n\n\
                  [log]\nlevel = \"info\"\n\n{extra}"
             ),
         );
@@ -299,8 +301,8 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
             }
             let healthy = matches!(http_get(http, "/health"), Ok((200, _)));
             let listening = |addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok();
-            if healthy && listening(&lmtp) && listening(&imap) && listening(&imaps) {
-                return Started { server, http, lmtp, imap, imaps, config };
+            if healthy && listening(&lmtp) && listening(&imap) && listening(&imaps) && listening(&smtp) {
+                return Started { server, http, lmtp, imap, imaps, smtp, config };
             }
             assert!(Instant::now() < deadline, "atoll serve not ready within 20 s:\n{}", server.log());
             std::thread::sleep(Duration::from_millis(50));

@@ -26,7 +26,6 @@ pub(crate) struct Mailbox {
     pub(crate) quota_bytes: i64,
 }
 
-pub(crate) const ACCEPTED: Reply = Reply::new(250, [2, 1, 5], "recipient OK");
 const NO_SUCH_USER: Reply = Reply::new(550, [5, 1, 1], "no such user here");
 const BAD_ADDRESS: Reply = Reply::new(501, [5, 1, 3], "bad recipient address syntax");
 const DISABLED: Reply = Reply::new(550, [5, 2, 1], "mailbox disabled");
@@ -51,7 +50,7 @@ impl Inner {
     /// address that still leads there is refused rather than half
     /// delivered. Likewise a mailbox on another island: the MX routes per
     /// island and has sent it to the wrong node.
-    pub(crate) async fn check_recipient(&self, address: &str) -> Result<Recipient, Reply> {
+    pub(crate) async fn resolve_recipient(&self, address: &str) -> Result<Recipient, Reply> {
         let resolution = match self.directory.resolve(address).await {
             Ok(r) => r,
             Err(atoll_directory::Error::InvalidAddress(..)) => return Err(BAD_ADDRESS),

@@ -14,11 +14,12 @@
 //!
 //! - `mod.rs` (this file): configuration, the accept loop (one tokio task
 //!   per connection) and the graceful shutdown;
-//! - `session.rs`: the per-connection state machine;
+//! - `protocol.rs`: what LMTP decides in the shared session state machine
+//!   (`crate::session`);
 //! - `deliver.rs`: recipient checks and delivery into the islands.
 
 mod deliver;
-mod session;
+mod protocol;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,6 +31,9 @@ use atoll_store::Island;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
+use atoll_net::Stream;
+
+use crate::session::{Limits, Session};
 use crate::{Result, Shutdown};
 
 /// How the LMTP server behaves.
@@ -68,6 +72,7 @@ pub struct Lmtp {
 
 pub(crate) struct Inner {
     pub(crate) config: LmtpConfig,
+    pub(crate) limits: Limits,
     pub(crate) directory: Directory,
     /// The islands this node serves, by name.
     pub(crate) islands: HashMap<String, Island>,
@@ -76,7 +81,12 @@ pub(crate) struct Inner {
 impl Lmtp {
     pub fn new(config: LmtpConfig, directory: Directory, islands: impl IntoIterator<Item = Island>) -> Lmtp {
         let islands = islands.into_iter().map(|i| (i.name().to_string(), i)).collect();
-        Lmtp { inner: Arc::new(Inner { config, directory, islands }) }
+        let limits = Limits {
+            max_message_size: config.max_message_size,
+            max_recipients: config.max_recipients,
+            timeout: config.timeout,
+        };
+        Lmtp { inner: Arc::new(Inner { config, limits, directory, islands }) }
     }
 
     pub fn config(&self) -> &LmtpConfig {
@@ -114,8 +124,8 @@ impl Lmtp {
     /// an in-memory duplex); `peer` goes into the Received line.
     pub async fn session<S>(&self, stream: S, peer: Option<IpAddr>, shutdown: Shutdown) -> Result<()>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        session::Session::new(&self.inner, stream, peer, shutdown).run().await
+        Session::new(&*self.inner, Stream::Plain(stream), peer, shutdown).run().await
     }
 }

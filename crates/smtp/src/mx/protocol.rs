@@ -1,0 +1,182 @@
+//! The MX's side of the shared session: what it offers after EHLO, and
+//! what happens to a complete message: trace header, loop check, then the
+//! queue, and 250 only once the queue has it on stable storage.
+
+use smtp_proto::{
+    EXT_8BIT_MIME, EXT_CHUNKING, EXT_DSN, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
+    EXT_START_TLS, MAIL_RET_FULL, MAIL_RET_HDRS, MailFrom, RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER,
+    RCPT_NOTIFY_SUCCESS, RcptTo,
+};
+
+use super::Inner;
+use crate::queue::{Envelope, EnvelopeRecipient, Ret, format_id, record::notify};
+use crate::reply::Reply;
+use crate::session::{Client, Dialect, Limits, Protocol, Transaction};
+use crate::trace::{self, Received};
+
+const QUEUE_FAILED: Reply = Reply::new(451, [4, 3, 0], "local error in processing, try again later");
+// RFC 5321 §6.3: a message with too many Received lines is in a loop.
+const TOO_MANY_HOPS: Reply = Reply::new(554, [5, 4, 6], "too many hops, mail loop?");
+/// RFC 5321 §6.3 asks for a large limit (at least 100 is common practice).
+const MAX_RECEIVED: usize = 100;
+
+impl Protocol for Inner {
+    type Recipient = ();
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Smtp
+    }
+
+    fn hostname(&self) -> &str {
+        &self.config.hostname
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn banner(&self) -> &str {
+        "ESMTP atoll ready"
+    }
+
+    fn extensions(&self, client: &Client) -> u32 {
+        let mut caps = EXT_PIPELINING
+            | EXT_ENHANCED_STATUS_CODES
+            | EXT_8BIT_MIME
+            | EXT_SMTP_UTF8
+            | EXT_SIZE
+            | EXT_CHUNKING
+            | EXT_DSN;
+        if self.tls.is_some() && !client.tls {
+            caps |= EXT_START_TLS;
+        }
+        caps
+    }
+
+    fn tls(&self) -> Option<&atoll_net::TlsAcceptor> {
+        self.tls.as_ref()
+    }
+
+    async fn check_recipient(
+        &self,
+        _client: &Client,
+        mail: &MailFrom<String>,
+        rcpt: &RcptTo<String>,
+    ) -> Result<(), Reply> {
+        Inner::check_recipient(self, &mail.address, &rcpt.address).await
+    }
+
+    async fn message(&self, client: &Client, tx: Transaction<()>) -> Vec<Reply> {
+        vec![self.queue_message(client, tx).await]
+    }
+}
+
+impl Inner {
+    async fn queue_message(&self, client: &Client, tx: Transaction<()>) -> Reply {
+        if received_count(&tx.body) >= MAX_RECEIVED {
+            return TOO_MANY_HOPS;
+        }
+        let id = self.queue.new_id();
+        let qid = format_id(id);
+        let protocol = match (client.extended, client.tls) {
+            (true, true) => "ESMTPS",
+            (true, false) => "ESMTP",
+            (false, true) => "SMTPS",
+            (false, false) => "SMTP",
+        };
+        let received = Received {
+            helo: client.helo.as_deref().unwrap_or(""),
+            peer: client.peer,
+            by: &self.config.hostname,
+            protocol,
+            id: &qid,
+            time: trace::now_epoch(),
+        };
+        let header = received.header();
+        let mut body = Vec::with_capacity(header.len() + tx.body.len());
+        body.extend_from_slice(header.as_bytes());
+        body.extend_from_slice(&tx.body);
+
+        let mail = tx.mail;
+        let envelope = Envelope {
+            ret: if mail.flags & MAIL_RET_FULL != 0 {
+                Some(Ret::Full)
+            } else if mail.flags & MAIL_RET_HDRS != 0 {
+                Some(Ret::Headers)
+            } else {
+                None
+            },
+            envid: mail.env_id,
+            sender: mail.address,
+            recipients: tx.recipients.into_iter().map(|(r, ())| recipient(r)).collect(),
+            arrived: trace::now_epoch(),
+        };
+        let (sender, rcpts, size) = (envelope.sender.clone(), envelope.recipients.len(), body.len());
+        match self.queue.accept(id, envelope, body).await {
+            Ok(()) => {
+                tracing::info!(id = %qid, %sender, recipients = rcpts, size, peer = ?client.peer, "smtp: accepted");
+                Reply::with_text(250, [2, 0, 0], format!("OK queued as {qid}"))
+            }
+            Err(e) => {
+                tracing::error!(id = %qid, error = %e, "smtp: could not queue the message");
+                QUEUE_FAILED
+            }
+        }
+    }
+}
+
+/// DSN parameters (RFC 3461 §4) as the queue keeps them.
+fn recipient(r: RcptTo<String>) -> EnvelopeRecipient {
+    let mut bits = 0;
+    for (flag, bit) in [
+        (RCPT_NOTIFY_NEVER, notify::NEVER),
+        (RCPT_NOTIFY_SUCCESS, notify::SUCCESS),
+        (RCPT_NOTIFY_FAILURE, notify::FAILURE),
+        (RCPT_NOTIFY_DELAY, notify::DELAY),
+    ] {
+        if r.flags & flag != 0 {
+            bits |= bit;
+        }
+    }
+    EnvelopeRecipient { address: r.address, notify: bits, orcpt: r.orcpt }
+}
+
+/// Received lines in the header section (RFC 5321 §6.3 loop detection).
+fn received_count(message: &[u8]) -> usize {
+    let end = memchr::memmem::find(message, b"\r\n\r\n").unwrap_or(message.len());
+    let header = &message[..end];
+    let mut n = 0;
+    let mut at_line_start = true;
+    for (i, &b) in header.iter().enumerate() {
+        if at_line_start && header[i..].len() >= 9 && header[i..i + 9].eq_ignore_ascii_case(b"received:") {
+            n += 1;
+        }
+        at_line_start = b == b'\n';
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_lines_are_counted_in_the_header_only() {
+        let m = b"Received: a\r\nreceived: b\r\n\tcontinued\r\nSubject: x\r\n\r\nReceived: in the body\r\n";
+        assert_eq!(received_count(m), 2);
+        assert_eq!(received_count(b"Subject: none\r\n\r\n"), 0);
+    }
+
+    #[test]
+    fn dsn_parameters_are_kept() {
+        let r = RcptTo {
+            address: "bob@example.org".to_string(),
+            orcpt: Some("rfc822;bob@example.org".to_string()),
+            rrvs: 0,
+            flags: RCPT_NOTIFY_SUCCESS | RCPT_NOTIFY_DELAY,
+        };
+        let e = recipient(r);
+        assert_eq!(e.notify, notify::SUCCESS | notify::DELAY);
+        assert_eq!(e.orcpt.as_deref(), Some("rfc822;bob@example.org"));
+    }
+}

@@ -1,0 +1,185 @@
+//! Where a queued message goes: every recipient resolved through the
+//! directory (again: aliases may have changed since RCPT), lists expanded
+//! to their members, and one copy per island for all the mailboxes there.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use atoll_directory::{Destination, Directory, Resolution};
+use atoll_store::Island;
+
+use super::record::Envelope;
+use crate::trace;
+
+/// What became of one recipient in one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Try again later.
+    Deferred(String),
+    /// Never deliverable: bounce.
+    Failed(String),
+}
+
+/// Delivers into the islands this node serves.
+pub struct Router {
+    directory: Directory,
+    islands: HashMap<String, Island>,
+}
+
+/// How deep list members that are lists themselves are followed.
+const MAX_LIST_DEPTH: usize = 4;
+
+impl Router {
+    pub fn new(directory: Directory, islands: impl IntoIterator<Item = Island>) -> Router {
+        Router { directory, islands: islands.into_iter().map(|i| (i.name().to_string(), i)).collect() }
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// One attempt for the recipients at `pending` (indexes into the
+    /// envelope's). `key` names the delivery for the islands' duplicate
+    /// check (node and queue id).
+    pub async fn deliver(&self, key: &str, envelope: &Envelope, body: &Arc<[u8]>, pending: &[usize]) -> Vec<Outcome> {
+        // Mailboxes per island, each once, and which recipients need them.
+        let mut per_island: Vec<(String, Vec<i64>)> = Vec::new();
+        let mut needs: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; pending.len()];
+        let mut seen: HashSet<i64> = HashSet::new();
+        for (slot, &i) in pending.iter().enumerate() {
+            let Some(rcpt) = envelope.recipients.get(i) else {
+                outcomes[slot] = Some(Outcome::Failed("no such recipient in the envelope".into()));
+                continue;
+            };
+            let mut mailboxes = Vec::new();
+            let mut external = Vec::new();
+            if let Err(o) = self.expand(&rcpt.address, 0, &mut mailboxes, &mut external).await {
+                outcomes[slot] = Some(o);
+                continue;
+            }
+            if let Some(target) = external.first() {
+                // The outbound queue takes these; until it runs on this
+                // node they wait here rather than being lost. The local
+                // copies go now: a retry does not store them twice.
+                outcomes[slot] = Some(Outcome::Deferred(format!("{target}: no outbound relay on this node")));
+            } else if mailboxes.is_empty() {
+                // A list without members: nothing to do.
+                outcomes[slot] = Some(Outcome::Delivered);
+                continue;
+            }
+            for (account, island) in mailboxes {
+                if !needs[slot].contains(&island) {
+                    needs[slot].push(island.clone());
+                }
+                if !seen.insert(account) {
+                    continue;
+                }
+                match per_island.iter_mut().find(|(name, _)| *name == island) {
+                    Some((_, accounts)) => accounts.push(account),
+                    None => per_island.push((island, vec![account])),
+                }
+            }
+        }
+
+        let raw = with_return_path(&envelope.sender, body);
+        let mut failed: HashMap<String, String> = HashMap::new();
+        for (name, accounts) in &per_island {
+            let result = match self.islands.get(name) {
+                Some(island) => island.deliver_keyed(raw.clone(), accounts, Some(key)).await.map_err(|e| e.to_string()),
+                // The cluster's LMTP hand-over to another node comes here.
+                None => Err(format!("island {name} is not served by this node")),
+            };
+            match result {
+                Ok(stored) => tracing::info!(key, island = %name, copies = stored.len(), "queue: delivered"),
+                Err(e) => {
+                    tracing::warn!(key, island = %name, error = %e, "queue: island delivery failed");
+                    failed.insert(name.clone(), e);
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .zip(needs)
+            .map(|(o, islands)| {
+                o.unwrap_or_else(|| match islands.iter().find_map(|i| failed.get(i)) {
+                    Some(e) => Outcome::Deferred(e.clone()),
+                    None => Outcome::Delivered,
+                })
+            })
+            .collect()
+    }
+
+    /// The mailboxes (account, island) and the outside addresses an
+    /// address reaches now.
+    async fn expand(
+        &self,
+        address: &str,
+        depth: usize,
+        out: &mut Vec<(i64, String)>,
+        external: &mut Vec<String>,
+    ) -> Result<(), Outcome> {
+        let resolution = match self.directory.resolve(address).await {
+            Ok(r) => r,
+            Err(atoll_directory::Error::InvalidAddress(..)) => {
+                return Err(Outcome::Failed(format!("bad address {address}")));
+            }
+            Err(e) => return Err(Outcome::Deferred(format!("directory unavailable: {e}"))),
+        };
+        let destinations = match &*resolution {
+            Resolution::Deliver { destinations } => destinations,
+            // A list member outside our domains: the outbound queue's.
+            Resolution::NotLocal if depth > 0 => {
+                external.push(address.to_string());
+                return Ok(());
+            }
+            Resolution::Unknown | Resolution::NotLocal => {
+                return Err(Outcome::Failed(format!("{address}: no such user here")));
+            }
+            Resolution::Suspended { .. } => return Err(Outcome::Failed(format!("{address}: mailbox disabled"))),
+            Resolution::Loop { chain } => return Err(Outcome::Failed(format!("routing loop: {chain}"))),
+            Resolution::Undeliverable { reason } => return Err(Outcome::Failed(reason.clone())),
+        };
+        for d in destinations {
+            match d {
+                Destination::Mailbox { account_id, island, .. } => out.push((*account_id, island.clone())),
+                Destination::External { address: target } => external.push(target.clone()),
+                Destination::List { address: list, .. } => {
+                    if depth >= MAX_LIST_DEPTH {
+                        return Err(Outcome::Failed(format!("{list}: lists nested too deep")));
+                    }
+                    let members = self
+                        .directory
+                        .list_members(list)
+                        .await
+                        .map_err(|e| Outcome::Deferred(format!("directory unavailable: {e}")))?;
+                    for m in members {
+                        // One member that cannot take mail does not stop the
+                        // list: it is skipped (its own bounce handling is the
+                        // list manager's business).
+                        let (mut theirs, mut outside) = (Vec::new(), Vec::new());
+                        match Box::pin(self.expand(&m.address, depth + 1, &mut theirs, &mut outside)).await {
+                            Ok(()) => {
+                                out.append(&mut theirs);
+                                external.append(&mut outside);
+                            }
+                            Err(Outcome::Deferred(e)) => return Err(Outcome::Deferred(e)),
+                            Err(o) => {
+                                tracing::info!(list = %list, member = %m.address, outcome = ?o, "queue: list member skipped")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Return-Path (RFC 5321 §4.4) goes on at final delivery.
+fn with_return_path(sender: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = trace::return_path(sender).into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}

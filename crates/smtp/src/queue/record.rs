@@ -1,0 +1,306 @@
+//! The spool's on-disk records: a queued message with its envelope, and
+//! the note that some of its recipients are finished.
+//!
+//! A record is `len: u32 LE | crc: u32 LE | kind: u8 | payload`, where
+//! `len` counts kind and payload and `crc` is CRC-32C over them. A record
+//! that is cut short or fails its CRC ends the segment: it is the tail of a
+//! write that a crash interrupted, and nothing in it was acknowledged.
+
+use crc::{CRC_32_ISCSI, Crc};
+
+const CRC: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
+pub(crate) const HEADER: usize = 8;
+/// No record is larger: a message is capped well below this by the
+/// configuration, and a `len` above it can only be garbage.
+pub(crate) const MAX_RECORD: usize = 1 << 30;
+
+const KIND_MESSAGE: u8 = 1;
+const KIND_DONE: u8 = 2;
+
+/// DSN NOTIFY (RFC 3461 §4.1) as bits; 0 is "not given" (the default:
+/// FAILURE and DELAY).
+pub mod notify {
+    pub const NEVER: u8 = 1;
+    pub const SUCCESS: u8 = 2;
+    pub const FAILURE: u8 = 4;
+    pub const DELAY: u8 = 8;
+}
+
+/// DSN RET (RFC 3461 §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ret {
+    Full,
+    Headers,
+}
+
+/// One recipient as accepted at RCPT time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeRecipient {
+    pub address: String,
+    /// [`notify`] bits.
+    pub notify: u8,
+    /// ORCPT (RFC 3461 §4.2), as given: `rfc822;bob@example.org`.
+    pub orcpt: Option<String>,
+}
+
+impl EnvelopeRecipient {
+    pub fn new(address: impl Into<String>) -> EnvelopeRecipient {
+        EnvelopeRecipient { address: address.into(), notify: 0, orcpt: None }
+    }
+}
+
+/// Everything about a message but its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse path; empty for the null sender (bounces).
+    pub sender: String,
+    pub recipients: Vec<EnvelopeRecipient>,
+    /// When it was accepted, epoch seconds.
+    pub arrived: i64,
+    /// DSN ENVID (RFC 3461 §4.4).
+    pub envid: Option<String>,
+    pub ret: Option<Ret>,
+}
+
+/// A record read back from a segment.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Record {
+    Message {
+        id: u64,
+        envelope: Envelope,
+        body: Vec<u8>,
+    },
+    /// These recipients (indexes into the envelope's) are finished:
+    /// delivered, or given up on and bounced.
+    Done {
+        id: u64,
+        recipients: Vec<u16>,
+    },
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    // Addresses and DSN values are bounded by the SMTP line length (well
+    // under 64 KiB); anything longer is cut rather than corrupting the record.
+    let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+        None => out.push(0),
+    }
+}
+
+fn frame(out: &mut [u8], start: usize) {
+    let len = (out.len() - start - HEADER) as u32;
+    let crc = CRC.checksum(&out[start + HEADER..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Appends a message record to `out`.
+pub(crate) fn encode_message(out: &mut Vec<u8>, id: u64, envelope: &Envelope, body: &[u8]) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    out.push(KIND_MESSAGE);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&envelope.arrived.to_le_bytes());
+    put_str(out, &envelope.sender);
+    put_opt(out, envelope.envid.as_deref());
+    out.push(match envelope.ret {
+        None => 0,
+        Some(Ret::Full) => 1,
+        Some(Ret::Headers) => 2,
+    });
+    out.extend_from_slice(&(envelope.recipients.len() as u16).to_le_bytes());
+    for r in &envelope.recipients {
+        put_str(out, &r.address);
+        out.push(r.notify);
+        put_opt(out, r.orcpt.as_deref());
+    }
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(body);
+    frame(out, start);
+}
+
+/// Appends a done record to `out`.
+pub(crate) fn encode_done(out: &mut Vec<u8>, id: u64, recipients: &[u16]) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    out.push(KIND_DONE);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&(recipients.len() as u16).to_le_bytes());
+    for r in recipients {
+        out.extend_from_slice(&r.to_le_bytes());
+    }
+    frame(out, start);
+}
+
+/// What [`decode`] found at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decoded {
+    /// A whole, valid record and how many bytes it took.
+    Record(Record, usize),
+    /// The buffer ends inside a record (or is empty).
+    Incomplete,
+    /// Not a valid record: a torn write or damage.
+    Corrupt(&'static str),
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.b.len() < n {
+            return None;
+        }
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self.u16()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+    fn opt(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.str()?)),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the record at the start of `buf`.
+pub(crate) fn decode(buf: &[u8]) -> Decoded {
+    if buf.len() < HEADER {
+        return Decoded::Incomplete;
+    }
+    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    let crc = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    if len == 0 || len > MAX_RECORD {
+        return Decoded::Corrupt("bad record length");
+    }
+    let Some(payload) = buf.get(HEADER..HEADER + len) else {
+        return Decoded::Incomplete;
+    };
+    if CRC.checksum(payload) != crc {
+        return Decoded::Corrupt("checksum mismatch");
+    }
+    match parse(payload) {
+        Some(r) => Decoded::Record(r, HEADER + len),
+        None => Decoded::Corrupt("malformed record"),
+    }
+}
+
+fn parse(payload: &[u8]) -> Option<Record> {
+    let mut c = Cursor { b: payload };
+    match c.u8()? {
+        KIND_MESSAGE => {
+            let id = c.u64()?;
+            let arrived = c.u64()? as i64;
+            let sender = c.str()?;
+            let envid = c.opt()?;
+            let ret = match c.u8()? {
+                0 => None,
+                1 => Some(Ret::Full),
+                2 => Some(Ret::Headers),
+                _ => return None,
+            };
+            let n = c.u16()? as usize;
+            let mut recipients = Vec::with_capacity(n);
+            for _ in 0..n {
+                let address = c.str()?;
+                let notify = c.u8()?;
+                let orcpt = c.opt()?;
+                recipients.push(EnvelopeRecipient { address, notify, orcpt });
+            }
+            let len = c.u32()? as usize;
+            let body = c.take(len)?.to_vec();
+            if !c.b.is_empty() {
+                return None;
+            }
+            Some(Record::Message { id, envelope: Envelope { sender, recipients, arrived, envid, ret }, body })
+        }
+        KIND_DONE => {
+            let id = c.u64()?;
+            let n = c.u16()? as usize;
+            let recipients = (0..n).map(|_| c.u16()).collect::<Option<Vec<_>>>()?;
+            if !c.b.is_empty() {
+                return None;
+            }
+            Some(Record::Done { id, recipients })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope {
+            sender: "ann@example.net".into(),
+            recipients: vec![
+                EnvelopeRecipient::new("bob@example.org"),
+                EnvelopeRecipient {
+                    address: "carol@example.org".into(),
+                    notify: notify::SUCCESS | notify::FAILURE,
+                    orcpt: Some("rfc822;carol@example.org".into()),
+                },
+            ],
+            arrived: 1_700_000_000,
+            envid: Some("QQ314159".into()),
+            ret: Some(Ret::Headers),
+        }
+    }
+
+    #[test]
+    fn message_and_done_round_trip() {
+        let mut buf = Vec::new();
+        encode_message(&mut buf, 42, &envelope(), b"Subject: hi\r\n\r\nbody\r\n");
+        let first = buf.len();
+        encode_done(&mut buf, 42, &[1, 0]);
+        let Decoded::Record(r, n) = decode(&buf) else { panic!("message record not decoded") };
+        assert_eq!(n, first);
+        assert_eq!(r, Record::Message { id: 42, envelope: envelope(), body: b"Subject: hi\r\n\r\nbody\r\n".to_vec() });
+        let Decoded::Record(r, n) = decode(&buf[first..]) else { panic!("done record not decoded") };
+        assert_eq!(n, buf.len() - first);
+        assert_eq!(r, Record::Done { id: 42, recipients: vec![1, 0] });
+    }
+
+    #[test]
+    fn torn_and_damaged_records_are_detected() {
+        let mut buf = Vec::new();
+        encode_message(&mut buf, 7, &envelope(), b"x");
+        for cut in 0..buf.len() {
+            assert_eq!(decode(&buf[..cut]), Decoded::Incomplete, "cut at {cut}");
+        }
+        for i in HEADER..buf.len() {
+            let mut bad = buf.clone();
+            bad[i] ^= 0x40;
+            assert!(matches!(decode(&bad), Decoded::Corrupt(_)), "flip at {i}");
+        }
+        assert!(matches!(decode(&[0u8; 16]), Decoded::Corrupt(_)));
+    }
+}
