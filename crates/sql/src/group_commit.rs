@@ -16,12 +16,28 @@
 //!    meanwhile; else the batch was committed (or failed) by a member that
 //!    got there first.
 //!
-//! Nobody returns before the COMMIT that holds its work has returned, so
-//! durability is unchanged (`synchronous = FULL`). With no contention a
-//! writer simply commits right after its body; under load the batches grow
-//! with the queue. Readers use the pool and see only committed data.
+//! Nobody returns before the COMMIT that holds its work has returned. With
+//! no contention a writer simply commits right after its body; under load
+//! the batches grow with the queue. Readers use the pool and see only
+//! committed data.
+//!
+//! The writer connection commits with `synchronous = NORMAL`: a COMMIT
+//! appends to the write-ahead log without waiting for the disk, so the
+//! next batch is not held up by a sync. A durable write (a new message:
+//! the client is told it is stored) then waits for [`Writer::sync`], which
+//! fdatasyncs the log file outside the writer's lock: one sync covers every
+//! batch committed before it started, and while it runs the next durable
+//! writers queue for the following one (group commit of the syncs too). A
+//! relaxed write (flags, expunges, the \Recent mark: what Dovecot keeps in
+//! index files it does not fsync) skips the sync: it survives the process
+//! dying at any moment, and a power cut may lose the last of them, never
+//! half of one. A checkpoint syncs the log before it copies pages into the
+//! database (NORMAL keeps that), so a synced frame stays durable whether it
+//! is still in the log or already in the database file.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, ConnectOptions, Executor};
@@ -33,6 +49,13 @@ const FAILED_KEPT: usize = 1024;
 pub struct Writer {
     options: AnyConnectOptions,
     state: Mutex<State>,
+    /// The database's write-ahead log (None for an in-memory database).
+    wal: Option<PathBuf>,
+    /// The last batch committed, and the last batch known to be on disk.
+    committed: AtomicU64,
+    synced: AtomicU64,
+    /// Held while a sync of the log runs.
+    syncing: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -62,8 +85,49 @@ pub struct CommitError {
 }
 
 impl Writer {
-    pub(crate) fn new(options: AnyConnectOptions) -> Writer {
-        Writer { options, state: Mutex::new(State::default()) }
+    pub(crate) fn new(options: AnyConnectOptions, database: Option<PathBuf>) -> Writer {
+        let wal = database.map(|db| {
+            let mut name = db.into_os_string();
+            name.push("-wal");
+            PathBuf::from(name)
+        });
+        Writer {
+            options,
+            state: Mutex::new(State::default()),
+            wal,
+            committed: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            syncing: Mutex::new(()),
+        }
+    }
+
+    /// Returns once `batch` (committed) is on stable storage: the write-ahead
+    /// log is fdatasync'ed unless a sync that started after the batch's
+    /// COMMIT has finished already.
+    pub async fn sync(&self, batch: u64) -> std::io::Result<()> {
+        if self.synced.load(Ordering::Acquire) >= batch {
+            return Ok(());
+        }
+        let _turn = self.syncing.lock().await;
+        if self.synced.load(Ordering::Acquire) >= batch {
+            return Ok(());
+        }
+        // Everything committed up to now is in the log file: one sync
+        // covers it all.
+        let upto = self.committed.load(Ordering::Acquire);
+        if let Some(wal) = self.wal.clone() {
+            tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
+                Ok(f) => f.sync_data(),
+                // No log: everything is in the database file, which the
+                // checkpoint that removed the log synced.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+        }
+        self.synced.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Waits for the writer connection.
@@ -82,7 +146,10 @@ impl Writer {
             };
             st.open = None;
             return match result {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    self.committed.fetch_max(batch, Ordering::AcqRel);
+                    Ok(())
+                }
                 Err(e) => {
                     let retryable = crate::retryable(&e);
                     tracing::warn!(error = %e, batch, "sql: group commit failed; its writers run again or fail");
@@ -135,6 +202,8 @@ impl Turn<'_> {
         if st.conn.is_none() {
             let mut conn = self.options.connect().await?;
             crate::prepare_connection(&mut conn, crate::Dialect::Sqlite).await?;
+            // Durable writers sync the log themselves (`Writer::sync`).
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
             st.conn = Some(conn);
         }
         let Some(conn) = st.conn.as_mut() else { return Err(sqlx::Error::PoolClosed) };
@@ -196,6 +265,7 @@ impl Turn<'_> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
     use sqlx::Row;
 
@@ -255,6 +325,53 @@ mod tests {
         // No transaction is left open: another connection can write.
         let other = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 1).await.expect("other");
         sqlx::query("INSERT INTO t (n) VALUES (1000)").execute(&other.pool).await.expect("no lock left behind");
+    }
+
+    /// Durable and relaxed writers mixed: all commit; after a durable one
+    /// returns, the log is synced up to the last batch committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn durable_writers_wait_for_the_log_sync() {
+        let dir = tempdir();
+        let db = Arc::new(db(dir.path()).await);
+        let mut tasks = Vec::new();
+        for i in 0..200i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                if i % 3 == 0 {
+                    crate::write_tx!(db, E, |conn| {
+                        sqlx::query("INSERT INTO t (n) VALUES (?)").bind(i).execute(&mut *conn).await?;
+                        Ok(())
+                    })
+                } else {
+                    crate::write_tx!(relaxed db, E, |conn| {
+                        sqlx::query("INSERT INTO t (n) VALUES (?)").bind(i).execute(&mut *conn).await?;
+                        Ok(())
+                    })
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task").expect("write");
+        }
+        assert_eq!(count(&db).await, 200);
+        let Some(writer) = db.writer() else { panic!("SQLite has a writer") };
+        assert_eq!(writer.wal.as_deref(), Some(dir.path().join("t.db-wal").as_path()));
+        crate::write_tx!(db, E, |conn| {
+            sqlx::query("INSERT INTO t (n) VALUES (1000)").execute(&mut *conn).await?;
+            Ok(())
+        })
+        .expect("durable write");
+        let committed = writer.committed.load(Ordering::Acquire);
+        assert!(committed > 0);
+        assert_eq!(writer.synced.load(Ordering::Acquire), committed, "synced up to the last commit");
+        // A relaxed write commits without a sync.
+        crate::write_tx!(relaxed db, E, |conn| {
+            sqlx::query("INSERT INTO t (n) VALUES (1001)").execute(&mut *conn).await?;
+            Ok(())
+        })
+        .expect("relaxed write");
+        assert_eq!(writer.committed.load(Ordering::Acquire), committed + 1);
+        assert_eq!(writer.synced.load(Ordering::Acquire), committed);
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 //! settings, placeholders, and write transactions that survive conflicts.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::AssertSqlSafe;
@@ -210,7 +211,8 @@ impl Db {
             .after_connect(move |conn, _| Box::pin(prepare_connection(conn, dialect)))
             .connect_with(options.clone())
             .await?;
-        let writer = (dialect == Dialect::Sqlite).then(|| std::sync::Arc::new(group_commit::Writer::new(options)));
+        let writer = (dialect == Dialect::Sqlite)
+            .then(|| std::sync::Arc::new(group_commit::Writer::new(options, sqlite_file(&url).map(PathBuf::from))));
         Ok(Db { pool, dialect, retries: Default::default(), writer })
     }
 
@@ -275,12 +277,15 @@ pub fn redact(url: &str) -> String {
     url.to_string()
 }
 
-fn create_sqlite_parent(url: &str) -> Result<(), sqlx::Error> {
+/// The file of a SQLite URL; None for an in-memory database.
+fn sqlite_file(url: &str) -> Option<&str> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+fn create_sqlite_parent(url: &str) -> Result<(), sqlx::Error> {
+    let Some(path) = sqlite_file(url) else { return Ok(()) };
     if let Some(parent) = std::path::Path::new(path).parent()
         && !parent.as_os_str().is_empty()
     {
@@ -304,9 +309,14 @@ pub trait TxError: From<sqlx::Error> {
 /// on the writer connection and its COMMIT may be shared with the writers
 /// queued behind it ([`group_commit`]); either way the macro returns only
 /// after the COMMIT that holds the body's work.
+///
+/// `write_tx!(relaxed db, Err, |conn| { ... })` asks for a relaxed commit on
+/// SQLite: it does not wait for the log to be synced, so a power cut (not a
+/// crash of the process) may lose it. For changes a client can live without after a power cut
+/// (flags, expunges); never for a message a client was told is stored.
 #[macro_export]
 macro_rules! write_tx {
-    ($db:expr, $err:ty, |$conn:ident| $body:block) => {{
+    (@tx $durable:expr, $db:expr, $err:ty, |$conn:ident| $body:block) => {{
         let db: &$crate::Db = &$db;
         let mut attempt = 0u32;
         loop {
@@ -326,7 +336,13 @@ macro_rules! write_tx {
                 let batch = turn.finish(result.is_ok()).await;
                 let result = match (result, batch) {
                     (Ok(value), Ok(Some(batch))) => match writer.commit(batch).await {
-                        Ok(()) => Ok(value),
+                        Ok(()) if !$durable => Ok(value),
+                        Ok(()) => match writer.sync(batch).await {
+                            Ok(()) => Ok(value),
+                            // Committed, but not known to be on disk: the
+                            // caller must not say it is stored.
+                            Err(e) => Err(<$err>::from(sqlx::Error::Io(e))),
+                        },
                         Err(e) if e.retryable && attempt < 10 => {
                             db.note_retry();
                             tokio::time::sleep($crate::backoff(attempt)).await;
@@ -389,6 +405,12 @@ macro_rules! write_tx {
             }
         }
     }};
+    (relaxed $db:expr, $err:ty, |$conn:ident| $body:block) => {
+        $crate::write_tx!(@tx false, $db, $err, |$conn| $body)
+    };
+    ($db:expr, $err:ty, |$conn:ident| $body:block) => {
+        $crate::write_tx!(@tx true, $db, $err, |$conn| $body)
+    };
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ impl Island {
         for id in missing {
             let raw = self.blobs.get(id).await?;
             let (_, json) = compute(raw).await?;
-            write_tx!(self.db, Error, |conn| {
+            write_tx!(relaxed self.db, Error, |conn| {
                 sqlx::query(self.db.sql("UPDATE blobs SET analysis = ? WHERE hash = ?"))
                     .bind(&json)
                     .bind(id.as_bytes().to_vec())

@@ -368,7 +368,7 @@ impl Island {
             if old >= upto {
                 return Ok(upto);
             }
-            let done = write_tx!(self.db, Error, |conn| {
+            let done = write_tx!(relaxed self.db, Error, |conn| {
                 let r = sqlx::query(
                     self.db.sql("UPDATE mailboxes SET first_recent_uid = ? WHERE id = ? AND first_recent_uid = ?"),
                 )

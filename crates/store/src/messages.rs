@@ -470,7 +470,7 @@ impl Island {
         flags: &Flags,
         unchanged_since: Option<i64>,
     ) -> Result<(Vec<Message>, Vec<i64>)> {
-        let done = write_tx!(self.db, Error, |conn| {
+        let done = write_tx!(relaxed self.db, Error, |conn| {
             let current = select_uids(conn, self, mailbox.id, uids).await?;
             let mut failed = Vec::new();
             let mut changes = Vec::new();
@@ -515,7 +515,7 @@ impl Island {
 
     /// Removes messages (EXPUNGE, UID EXPUNGE); returns the UIDs removed.
     pub async fn expunge(&self, mailbox: &Mailbox, uids: &[i64]) -> Result<Vec<i64>> {
-        let gone: Vec<i64> = write_tx!(self.db, Error, |conn| {
+        let gone: Vec<i64> = write_tx!(relaxed self.db, Error, |conn| {
             let gone = select_uids(conn, self, mailbox.id, uids).await?;
             expunge_in(conn, self, mailbox, &gone).await?;
             Ok(gone.iter().map(|m| m.uid).collect())
