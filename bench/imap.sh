@@ -83,19 +83,9 @@ fi
 [ -d "$CORPUS" ] || die "corpus $CORPUS missing: run scripts/setup (golang-github-gatherstars-com-jwz-dev)"
 command -v openssl >/dev/null || die "openssl is needed to make the SHA512-CRYPT hash"
 
-if [ "$(id -u)" -eq 0 ]; then
-    id -u "$BENCH_USER" >/dev/null 2>&1 ||
-        useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$BENCH_USER"
-    # setpriv and not runuser/su: those go through PAM, which resets the
-    # open-files limit raised below. An array and not a function: a
-    # function run with & is a subshell, and $! would be its pid, not the
-    # server's.
-    as_user=(setpriv --reuid="$BENCH_USER" --regid="$(id -g "$BENCH_USER")" --init-groups --)
-else
-    BENCH_USER=$(id -un)
-    as_user=()
-fi
-BENCH_GROUP=$(id -gn "$BENCH_USER")
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
 
 # 5,000 sessions: that many sockets in imap-load, and in Dovecot's log and
 # anvil processes a connection per imap process.
@@ -122,27 +112,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Waits until something accepts on 127.0.0.1:$1, or the process $2 dies.
-wait_port() {
-    local port=$1 pid=$2 log=$3
-    for _ in $(seq 1 600); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            # A server that could not bind may answer through another one.
-            sleep 0.2
-            kill -0 "$pid" 2>/dev/null && return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || { tail -20 "$log" >&2; die "server exited before listening on $port"; }
-        sleep 0.1
-    done
-    tail -20 "$log" >&2
-    die "nothing listens on $port after 60 s"
-}
 
 hash=$(openssl passwd -6 "$PASSWORD")
 users_pattern='user%d@example.org'
@@ -215,37 +184,6 @@ start_dovecot() {
     server_pid[dovecot]=$!
     wait_port "$dovecot_imap" "${server_pid[dovecot]}" "$dovecot_dir/dovecot.log"
     wait_port "$dovecot_lmtp" "${server_pid[dovecot]}" "$dovecot_dir/dovecot.log"
-}
-
-# A process and all its descendants, parents first.
-process_tree() {
-    local queue=("$1") i=0 p
-    while [ "$i" -lt "${#queue[@]}" ]; do
-        p=${queue[i]}
-        i=$((i + 1))
-        echo "$p"
-        # shellcheck disable=SC2207
-        queue+=($(cat /proc/"$p"/task/*/children 2>/dev/null))
-    done
-}
-
-# SIGTERM and a minute to stop (Dovecot's master stops its thousands of
-# imap processes itself); then SIGKILL to whatever is left of the tree.
-stop_server() {
-    local s=$1 pid=${server_pid[$1]:-}
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 600); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "$s did not stop within 60 s: killing it"
-        # shellcheck disable=SC2046
-        kill -KILL $(process_tree "$pid") 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    unset "server_pid[$s]"
 }
 
 imap_port() { if [ "$1" = atoll ]; then echo "$atoll_imap"; else echo "$dovecot_imap"; fi; }
