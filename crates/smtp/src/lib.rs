@@ -17,6 +17,7 @@
 //! `atoll-store`.
 
 mod error;
+pub mod filter;
 pub mod lmtp;
 pub mod mx;
 pub mod queue;
