@@ -228,9 +228,6 @@ impl Writer {
                 // new one. The failed messages were not acknowledged.
                 self.current = None;
             }
-            for w in waiters.drain(..) {
-                let _ = w.send(result.clone());
-            }
             buf.clear();
             for id in finished.drain(..) {
                 if let Some(seg) = self.location.remove(&id)
@@ -239,7 +236,12 @@ impl Writer {
                     *n = n.saturating_sub(1);
                 }
             }
+            // Before the replies, so that whoever waited sees the spool as
+            // this batch left it (a segment is removed rarely: every 64 MiB).
             self.collect();
+            for w in waiters.drain(..) {
+                let _ = w.send(result.clone());
+            }
         }
         if let Some(s) = &self.current {
             let _ = s.file.sync_data();
@@ -455,21 +457,26 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         // Tiny segments: every batch starts a new one.
         let (spool, _) = Spool::open(tmp.path(), 1).unwrap();
+        let segments = || {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+            v.sort();
+            v
+        };
         let a = put(&spool, envelope(1), b"a").await;
         let b = put(&spool, envelope(1), b"b").await;
-        let segments = || std::fs::read_dir(tmp.path()).unwrap().count();
-        assert!(segments() >= 2);
+        let early = segments();
+        assert!(early.len() >= 2);
         // b's segment is finished but a's (older) is not: both stay.
         spool.done(b, &[0], true);
         let _ = put(&spool, envelope(1), b"c").await;
+        assert!(early.iter().all(|p| p.exists()), "nothing removed while the oldest is unfinished");
         assert!(read(tmp.path()).unwrap().iter().any(|m| m.id == a));
-        let before = segments();
         spool.done(a, &[0], true);
-        let c2 = put(&spool, envelope(1), b"d").await;
-        assert!(segments() < before, "finished segments removed");
+        let d = put(&spool, envelope(1), b"d").await;
+        assert!(early.iter().all(|p| !p.exists()), "finished segments removed, oldest first: {:?}", segments());
         let left: Vec<u64> = read(tmp.path()).unwrap().iter().map(|m| m.id).collect();
         assert!(!left.contains(&a) && !left.contains(&b));
-        assert!(left.contains(&c2));
+        assert!(left.contains(&d));
     }
 
     #[tokio::test]
