@@ -253,7 +253,8 @@ impl Default for Mx {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Queue {
-    /// Messages delivered at once.
+    /// Deliveries under way at once; each takes every message that is
+    /// ready (up to 64) into one batch per island.
     pub workers: u32,
     /// First delay after a failed delivery; it doubles up to `retry_max`.
     #[serde(with = "crate::duration")]
@@ -269,7 +270,7 @@ pub struct Queue {
 impl Default for Queue {
     fn default() -> Self {
         Queue {
-            workers: 32,
+            workers: 4,
             retry_initial: Duration::from_secs(60),
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(5 * 86_400),

@@ -28,7 +28,7 @@ pub use error::{Error, Result};
 pub use flags::{Flags, system};
 pub use gc::GcReport;
 pub use mailboxes::{DEFAULT_MAILBOXES, Mailbox, Status};
-pub use messages::{Changes, Message, NewMessage, StoreOp, Stored};
+pub use messages::{Changes, Delivery, Message, NewMessage, StoreOp, Stored};
 
 /// A handle on one island. Cheap to clone.
 #[derive(Clone)]

@@ -11,6 +11,7 @@ atoll_testkit::engine_tests!(
     append_stores_body_once,
     deliver_to_several_accounts,
     keyed_delivery_is_stored_once,
+    batch_delivery,
     flags_and_condstore,
     expunge_and_changes_since,
     copy_and_move,
@@ -221,6 +222,32 @@ async fn keyed_delivery_is_stored_once(engine: Engine) {
     assert_eq!(count(21).await, 1);
     assert_eq!(count(22).await, 1);
     assert_eq!(i.quota_usage(21).await.unwrap().1, 1, "usage counted once");
+}
+
+/// Several messages in one batch: each lands where it should, in order,
+/// and a key seen before (in an earlier batch) stores nothing again.
+async fn batch_delivery(engine: Engine) {
+    use atoll_store::Delivery;
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    let d = |n: usize, accounts: Vec<i64>| Delivery {
+        raw: msg(&format!("batch {n}")).raw,
+        accounts,
+        key: Some(format!("mx1:{n}")),
+    };
+    let first = i.deliver_batch(vec![d(1, vec![30]), d(2, vec![30, 31]), d(3, vec![31])]).await;
+    let counts: Vec<usize> = first.iter().map(|r| r.as_ref().map(Vec::len).unwrap_or(99)).collect();
+    assert_eq!(counts, [1, 2, 1]);
+    let again = i.deliver_batch(vec![d(2, vec![30, 31]), d(4, vec![30])]).await;
+    let counts: Vec<usize> = again.iter().map(|r| r.as_ref().map(Vec::len).unwrap_or(99)).collect();
+    assert_eq!(counts, [0, 1], "message 2 was delivered before");
+    let inbox = i.mailbox(30, "INBOX").await.unwrap();
+    let msgs = i.messages(&inbox).await.unwrap();
+    assert_eq!(msgs.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(i.read(msgs[0].blob).await.unwrap(), msg("batch 1").raw);
+    assert_eq!(i.read(msgs[2].blob).await.unwrap(), msg("batch 4").raw);
+    let inbox = i.mailbox(31, "INBOX").await.unwrap();
+    assert_eq!(i.messages(&inbox).await.unwrap().len(), 2);
 }
 
 async fn flags_and_condstore(engine: Engine) {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use atoll_directory::{Destination, Directory, Resolution};
-use atoll_store::Island;
+use atoll_store::{Delivery, Island};
 
 use super::record::Envelope;
 use crate::trace;
@@ -43,30 +43,89 @@ impl Router {
     /// envelope's). `key` names the delivery for the islands' duplicate
     /// check (node and queue id).
     pub async fn deliver(&self, key: &str, envelope: &Envelope, body: &Arc<[u8]>, pending: &[usize]) -> Vec<Outcome> {
-        // Mailboxes per island, each once, and which recipients need them.
+        let attempt = Attempt { key: key.to_string(), envelope, body, pending };
+        self.deliver_many(&[attempt]).await.pop().unwrap_or_default()
+    }
+
+    /// One attempt for several messages: every island gets all of its
+    /// copies in one batch (`Island::deliver_batch`), so the syncs are
+    /// shared. Outcomes per message, in order.
+    pub async fn deliver_many(&self, attempts: &[Attempt<'_>]) -> Vec<Vec<Outcome>> {
+        let mut plans = Vec::with_capacity(attempts.len());
+        for a in attempts {
+            plans.push(self.plan(a.envelope, a.pending).await);
+        }
+        // Per island: the deliveries, and which message each one is for.
+        let mut batches: Vec<(String, Vec<Delivery>, Vec<usize>)> = Vec::new();
+        for (m, (a, plan)) in attempts.iter().zip(&plans).enumerate() {
+            if plan.per_island.is_empty() {
+                continue;
+            }
+            let raw = with_return_path(&a.envelope.sender, a.body);
+            for (island, accounts) in &plan.per_island {
+                let d = Delivery { raw: raw.clone(), accounts: accounts.clone(), key: Some(a.key.clone()) };
+                match batches.iter_mut().find(|(name, _, _)| name == island) {
+                    Some((_, ds, owners)) => {
+                        ds.push(d);
+                        owners.push(m);
+                    }
+                    None => batches.push((island.clone(), vec![d], vec![m])),
+                }
+            }
+        }
+        // failed[m]: island -> error, for message m.
+        let mut failed: Vec<HashMap<String, String>> = vec![HashMap::new(); attempts.len()];
+        for (name, deliveries, owners) in batches {
+            let n = deliveries.len();
+            let results = match self.islands.get(&name) {
+                Some(island) => island
+                    .deliver_batch(deliveries)
+                    .await
+                    .into_iter()
+                    .map(|r| r.map(|s| s.len()).map_err(|e| e.to_string()))
+                    .collect(),
+                // The cluster's LMTP hand-over to another node comes here.
+                None => vec![Err(format!("island {name} is not served by this node")); n],
+            };
+            for (m, result) in owners.into_iter().zip(results) {
+                match result {
+                    Ok(copies) => tracing::info!(key = %attempts[m].key, island = %name, copies, "queue: delivered"),
+                    Err(e) => {
+                        tracing::warn!(key = %attempts[m].key, island = %name, error = %e, "queue: island delivery failed");
+                        failed[m].insert(name.clone(), e);
+                    }
+                }
+            }
+        }
+        plans.into_iter().zip(failed).map(|(plan, failed)| plan.outcomes(&failed)).collect()
+    }
+
+    /// Resolves a message's pending recipients: the mailboxes per island,
+    /// and the recipients already decided (failed, deferred, nothing to do).
+    async fn plan(&self, envelope: &Envelope, pending: &[usize]) -> Plan {
         let mut per_island: Vec<(String, Vec<i64>)> = Vec::new();
         let mut needs: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; pending.len()];
+        let mut decided: Vec<Option<Outcome>> = vec![None; pending.len()];
         let mut seen: HashSet<i64> = HashSet::new();
         for (slot, &i) in pending.iter().enumerate() {
             let Some(rcpt) = envelope.recipients.get(i) else {
-                outcomes[slot] = Some(Outcome::Failed("no such recipient in the envelope".into()));
+                decided[slot] = Some(Outcome::Failed("no such recipient in the envelope".into()));
                 continue;
             };
             let mut mailboxes = Vec::new();
             let mut external = Vec::new();
             if let Err(o) = self.expand(&rcpt.address, 0, &mut mailboxes, &mut external).await {
-                outcomes[slot] = Some(o);
+                decided[slot] = Some(o);
                 continue;
             }
             if let Some(target) = external.first() {
                 // The outbound queue takes these; until it runs on this
                 // node they wait here rather than being lost. The local
                 // copies go now: a retry does not store them twice.
-                outcomes[slot] = Some(Outcome::Deferred(format!("{target}: no outbound relay on this node")));
+                decided[slot] = Some(Outcome::Deferred(format!("{target}: no outbound relay on this node")));
             } else if mailboxes.is_empty() {
                 // A list without members: nothing to do.
-                outcomes[slot] = Some(Outcome::Delivered);
+                decided[slot] = Some(Outcome::Delivered);
                 continue;
             }
             for (account, island) in mailboxes {
@@ -82,33 +141,7 @@ impl Router {
                 }
             }
         }
-
-        let raw = with_return_path(&envelope.sender, body);
-        let mut failed: HashMap<String, String> = HashMap::new();
-        for (name, accounts) in &per_island {
-            let result = match self.islands.get(name) {
-                Some(island) => island.deliver_keyed(raw.clone(), accounts, Some(key)).await.map_err(|e| e.to_string()),
-                // The cluster's LMTP hand-over to another node comes here.
-                None => Err(format!("island {name} is not served by this node")),
-            };
-            match result {
-                Ok(stored) => tracing::info!(key, island = %name, copies = stored.len(), "queue: delivered"),
-                Err(e) => {
-                    tracing::warn!(key, island = %name, error = %e, "queue: island delivery failed");
-                    failed.insert(name.clone(), e);
-                }
-            }
-        }
-        outcomes
-            .into_iter()
-            .zip(needs)
-            .map(|(o, islands)| {
-                o.unwrap_or_else(|| match islands.iter().find_map(|i| failed.get(i)) {
-                    Some(e) => Outcome::Deferred(e.clone()),
-                    None => Outcome::Delivered,
-                })
-            })
-            .collect()
+        Plan { per_island, needs, decided }
     }
 
     /// The mailboxes (account, island) and the outside addresses an
@@ -174,6 +207,40 @@ impl Router {
             }
         }
         Ok(())
+    }
+}
+
+/// One message's attempt, for [`Router::deliver_many`].
+pub struct Attempt<'a> {
+    /// The delivery key (node and queue id).
+    pub key: String,
+    pub envelope: &'a Envelope,
+    pub body: &'a Arc<[u8]>,
+    /// Indexes of the recipients still to deliver.
+    pub pending: &'a [usize],
+}
+
+/// A message's recipients resolved, before the islands are asked.
+struct Plan {
+    per_island: Vec<(String, Vec<i64>)>,
+    /// Per pending recipient: the islands its mailboxes are on.
+    needs: Vec<Vec<String>>,
+    /// Per pending recipient: the outcome when known without the islands.
+    decided: Vec<Option<Outcome>>,
+}
+
+impl Plan {
+    fn outcomes(self, failed: &HashMap<String, String>) -> Vec<Outcome> {
+        self.decided
+            .into_iter()
+            .zip(self.needs)
+            .map(|(o, islands)| {
+                o.unwrap_or_else(|| match islands.iter().find_map(|i| failed.get(i)) {
+                    Some(e) => Outcome::Deferred(e.clone()),
+                    None => Outcome::Delivered,
+                })
+            })
+            .collect()
     }
 }
 

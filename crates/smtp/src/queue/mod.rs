@@ -24,9 +24,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-pub use deliver::{Outcome, Router};
+pub use deliver::{Attempt, Outcome, Router};
 pub use record::{Envelope, EnvelopeRecipient, Ret};
 pub use spool::{Spool, SpoolError, format_id};
+
+/// Messages one worker hands the islands at once.
+const BATCH: usize = 64;
 
 /// How the queue retries.
 #[derive(Debug, Clone)]
@@ -34,7 +37,8 @@ pub struct QueueConfig {
     /// This node's name: with the queue id, it names each delivery to the
     /// islands, which store a delivery once however often it is tried.
     pub node: String,
-    /// Messages delivered at once.
+    /// Deliveries under way at once; each takes up to 64 ready messages
+    /// into one batch per island.
     pub workers: usize,
     /// First delay after a failed attempt; it doubles up to `retry_max`.
     pub retry_initial: Duration,
@@ -48,7 +52,7 @@ impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
             node: "atoll".into(),
-            workers: 32,
+            workers: 4,
             retry_initial: Duration::from_secs(60),
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(5 * 86_400),
@@ -127,13 +131,26 @@ impl Queue {
             let mut stop = inner.stop.subscribe();
             handles.push(tokio::spawn(async move {
                 loop {
+                    // Whatever else is ready goes in the same attempt, so
+                    // the islands get it in one batch (shared syncs).
                     let next = tokio::select! {
-                        next = async { rx.lock().await.recv().await } => next,
+                        next = async {
+                            let mut rx = rx.lock().await;
+                            let first = rx.recv().await?;
+                            let mut ids = vec![first];
+                            while ids.len() < BATCH {
+                                match rx.try_recv() {
+                                    Ok(id) => ids.push(id),
+                                    Err(_) => break,
+                                }
+                            }
+                            Some(ids)
+                        } => next,
                         _ = stop.wait_for(|s| *s) => None,
                     };
                     match next {
                         // A delivery in progress is finished, not cut.
-                        Some(id) => inner.attempt(id).await,
+                        Some(ids) => inner.attempt(ids).await,
                         None => break,
                     }
                 }
@@ -210,24 +227,47 @@ impl Inner {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn attempt(self: &Arc<Self>, id: u64) {
-        let (envelope, body, pending) = {
+    /// One delivery attempt for each of these messages, together.
+    async fn attempt(self: &Arc<Self>, mut ids: Vec<u64>) {
+        ids.sort_unstable();
+        ids.dedup();
+        // (id, envelope, body, pending recipients) of each message.
+        type Work = (u64, Envelope, Arc<[u8]>, Vec<usize>);
+        let work: Vec<Work> = {
             let entries = self.lock();
-            let Some(e) = entries.get(&id) else { return };
-            let pending: Vec<usize> = e.done.iter().enumerate().filter(|(_, d)| !**d).map(|(i, _)| i).collect();
-            (e.envelope.clone(), e.body.clone(), pending)
+            ids.iter()
+                .filter_map(|id| {
+                    let e = entries.get(id)?;
+                    let pending: Vec<usize> = e.done.iter().enumerate().filter(|(_, d)| !**d).map(|(i, _)| i).collect();
+                    (!pending.is_empty()).then(|| (*id, e.envelope.clone(), e.body.clone(), pending))
+                })
+                .collect()
         };
-        if pending.is_empty() {
+        if work.is_empty() {
             return;
         }
-        let key = format!("{}:{}", self.config.node, format_id(id));
-        let outcomes = self.router.deliver(&key, &envelope, &body, &pending).await;
+        let attempts: Vec<Attempt<'_>> = work
+            .iter()
+            .map(|(id, envelope, body, pending)| Attempt {
+                key: format!("{}:{}", self.config.node, format_id(*id)),
+                envelope,
+                body,
+                pending,
+            })
+            .collect();
+        let outcomes = self.router.deliver_many(&attempts).await;
+        for ((id, envelope, _, pending), outcomes) in work.iter().zip(outcomes) {
+            self.record(*id, envelope, pending, &outcomes);
+        }
+    }
 
+    /// Notes what one attempt did for message `id`, and schedules its retry.
+    fn record(self: &Arc<Self>, id: u64, envelope: &Envelope, pending: &[usize], outcomes: &[Outcome]) {
         let age = trace_age(envelope.arrived);
         let give_up = age >= self.config.give_up_after;
         let mut finished_now = Vec::new();
         let mut deferred = None;
-        for (&i, outcome) in pending.iter().zip(&outcomes) {
+        for (&i, outcome) in pending.iter().zip(outcomes) {
             let rcpt = &envelope.recipients[i].address;
             match outcome {
                 Outcome::Delivered => finished_now.push(i as u16),
