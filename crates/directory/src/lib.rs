@@ -32,7 +32,7 @@ pub use address::Address;
 pub use atoll_sql::{Dialect, redact};
 pub use audit::{ip_from_bytes, ip_to_bytes};
 pub use error::{Error, Result};
-pub use greylist::Triplet;
+pub use greylist::{GreylistCleanup, GreylistClient, Triplet};
 pub use import::ImportReport;
 pub use model::*;
 pub use resolve::{Destination, Resolution};
