@@ -18,6 +18,7 @@
 
 mod error;
 pub mod filter;
+pub mod greylist;
 pub mod lmtp;
 pub mod mx;
 pub mod queue;
