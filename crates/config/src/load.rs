@@ -70,6 +70,8 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "lmtp" => read(&section, value, &mut config.lmtp, &mut problems),
             "mx" => read(&section, value, &mut config.mx, &mut problems),
             "queue" => read(&section, value, &mut config.queue, &mut problems),
+            "filters" => read(&section, value, &mut config.filters, &mut problems),
+            "greylist" => read(&section, value, &mut config.greylist, &mut problems),
             "imap" => read(&section, value, &mut config.imap, &mut problems),
             "store" => read(&section, value, &mut config.store, &mut problems),
             "tls" => read(&section, value, &mut config.tls, &mut problems),
@@ -77,7 +79,7 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, lmtp, mx, queue, imap, store, tls, log)"
+                         passwords, listen, lmtp, mx, queue, filters, greylist, imap, store, tls, log)"
                     .to_string(),
             }),
         }

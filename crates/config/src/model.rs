@@ -17,6 +17,8 @@ pub struct Config {
     pub lmtp: Lmtp,
     pub mx: Mx,
     pub queue: Queue,
+    pub filters: Filters,
+    pub greylist: Greylist,
     pub imap: Imap,
     pub store: Store,
     pub tls: Tls,
@@ -245,6 +247,101 @@ impl Default for Mx {
             max_recipients: 1000,
             timeout: Duration::from_secs(300),
             max_connections_per_ip: 20,
+        }
+    }
+}
+
+/// Greylisting at the MX (the Postgrey algorithm, RFC 6647), state shared
+/// by every MX node through the directory. Off unless turned on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Greylist {
+    pub enabled: bool,
+    /// A retry is let through this long after the first attempt.
+    #[serde(with = "crate::duration")]
+    pub delay: Duration,
+    /// A triplet or a client not seen for this long is forgotten.
+    #[serde(with = "crate::duration")]
+    pub max_age: Duration,
+    /// How long after the first attempt a retry still counts.
+    #[serde(with = "crate::duration")]
+    pub retry_window: Duration,
+    /// Whitelist a client address after this many passed triplets (0: off).
+    pub auto_whitelist_clients: u32,
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
+    /// The 451 4.7.1 text; `%s` is the seconds left, `%r` the domain.
+    pub message: String,
+    /// Addresses, networks, host names or domains, `/regex/` on host names.
+    pub whitelist_clients: Vec<String>,
+    /// `user@domain`, `user@`, domains, `/regex/`.
+    pub whitelist_recipients: Vec<String>,
+}
+
+impl Default for Greylist {
+    fn default() -> Self {
+        Greylist {
+            enabled: false,
+            delay: Duration::from_secs(300),
+            max_age: Duration::from_secs(35 * 86_400),
+            retry_window: Duration::from_secs(2 * 86_400),
+            auto_whitelist_clients: 5,
+            ipv4_prefix: 24,
+            ipv6_prefix: 64,
+            message: "greylisted, please try again later".into(),
+            whitelist_clients: Vec::new(),
+            whitelist_recipients: Vec::new(),
+        }
+    }
+}
+
+/// Content filters the MX asks after DATA, before it answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Filters {
+    /// What spam leads to: "tag" (X-Spam-* headers), "junk" (tagged and
+    /// filed into Junk) or "reject" (550 5.7.1).
+    pub spam: String,
+    /// What a virus leads to: "reject" (554 5.7.1) or "reject-550".
+    pub virus: String,
+    /// The scanners, asked at once: `[[filters.scanner]]` tables.
+    pub scanner: Vec<Scanner>,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Filters { spam: "tag".into(), virus: "reject".into(), scanner: Vec::new() }
+    }
+}
+
+/// One content scanner.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Scanner {
+    /// "spamd" (SpamAssassin), "clamd" (ClamAV) or "rspamd".
+    pub kind: String,
+    /// `host:port`, or the path of a unix socket.
+    pub address: String,
+    /// The whole check must end within this.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+    /// Larger messages are not sent to this scanner (0: the scanner's
+    /// default, 500K for spamd, 25M for clamd, 20M for rspamd).
+    #[serde(with = "crate::size")]
+    pub max_size: u64,
+    /// When the scanner is down or fails: "tempfail" (451 4.7.1, the
+    /// sender retries) or "accept".
+    pub on_failure: String,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            kind: String::new(),
+            address: String::new(),
+            timeout: Duration::from_secs(30),
+            max_size: 0,
+            on_failure: "tempfail".into(),
         }
     }
 }

@@ -91,6 +91,27 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     if c.mx.timeout.as_secs() == 0 {
         bad("mx.timeout".into(), "must be at least one second".into());
     }
+    if !["tag", "junk", "reject"].contains(&c.filters.spam.as_str()) {
+        bad("filters.spam".into(), format!("{:?}: expected tag, junk or reject", c.filters.spam));
+    }
+    if !["reject", "reject-550"].contains(&c.filters.virus.as_str()) {
+        bad("filters.virus".into(), format!("{:?}: expected reject or reject-550", c.filters.virus));
+    }
+    for (i, s) in c.filters.scanner.iter().enumerate() {
+        let key = |k: &str| format!("filters.scanner[{i}].{k}");
+        if !["spamd", "clamd", "rspamd"].contains(&s.kind.as_str()) {
+            bad(key("kind"), format!("{:?}: expected spamd, clamd or rspamd", s.kind));
+        }
+        if s.address.trim().is_empty() {
+            bad(key("address"), "missing: host:port or the path of a unix socket".into());
+        }
+        if !["tempfail", "accept"].contains(&s.on_failure.as_str()) {
+            bad(key("on_failure"), format!("{:?}: expected tempfail or accept", s.on_failure));
+        }
+        if s.timeout.is_zero() {
+            bad(key("timeout"), "must be more than zero".into());
+        }
+    }
     if c.queue.workers == 0 {
         bad("queue.workers".into(), "must be at least 1".into());
     }

@@ -214,3 +214,36 @@ fn imap_and_tls_settings() {
     assert_eq!(keys, ["tls.certificate", "tls.key"], "{err}");
     assert!(err.to_string().contains("/nonexistent/c.pem"), "{err}");
 }
+
+#[test]
+fn filters_and_greylist_settings() {
+    let d = Config::default();
+    assert!(!d.greylist.enabled, "greylisting is opt-in");
+    assert!(d.filters.scanner.is_empty());
+    let c = from_str(
+        "[greylist]\nenabled = true\ndelay = \"2m\"\nwhitelist_clients = [\"192.0.2.0/24\"]\n\
+         [filters]\nspam = \"junk\"\n[[filters.scanner]]\nkind = \"spamd\"\naddress = \"127.0.0.1:783\"\nmax_size = \"1M\"\n",
+        "c.toml",
+    )
+    .unwrap();
+    assert!(c.greylist.enabled);
+    assert_eq!(c.greylist.delay.as_secs(), 120);
+    assert_eq!(c.greylist.whitelist_clients, ["192.0.2.0/24"]);
+    assert_eq!(c.filters.spam, "junk");
+    assert_eq!(c.filters.scanner[0].kind, "spamd");
+    assert_eq!(c.filters.scanner[0].max_size, 1 << 20);
+    assert_eq!(c.filters.scanner[0].on_failure, "tempfail");
+    let shown = toml::to_string(&c).unwrap();
+    assert_eq!(from_str(&shown, "shown.toml").unwrap(), c);
+    let err = from_str(
+        "[filters]\nspam = \"bin\"\n[[filters.scanner]]\nkind = \"spamassassin\"\non_failure = \"drop\"\n",
+        "c.toml",
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["filters.spam", "filters.scanner[0].kind", "filters.scanner[0].address", "filters.scanner[0].on_failure"],
+        "{err}"
+    );
+}

@@ -7,11 +7,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use atoll_directory::{Directory, NewAccount, Settings, state};
+use atoll_smtp::filter::{Filters, Policy, Scanner, SpamAction};
+use atoll_smtp::greylist::{Greylist, GreylistConfig};
 use atoll_smtp::{Mx, MxConfig, Queue, QueueConfig, Router, ShutdownTrigger, shutdown_channel};
 use atoll_store::Island;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+#[path = "common/filter_daemons.rs"]
+mod daemons;
 
 struct World {
     tmp: tempfile::TempDir,
@@ -65,8 +70,18 @@ struct Server {
 }
 
 async fn start(w: &World, islands: Vec<Island>, config: MxConfig) -> Server {
+    start_with(w, islands, config, Filters::default(), None).await
+}
+
+async fn start_with(
+    w: &World,
+    islands: Vec<Island>,
+    config: MxConfig,
+    filters: Filters,
+    greylist: Option<Greylist>,
+) -> Server {
     let queue = Queue::start(spool(w), queue_config(), Router::new(w.dir.clone(), islands.clone())).unwrap();
-    let mx = Mx::new(config, w.dir.clone(), islands, queue, None);
+    let mx = Mx::new(config, w.dir.clone(), islands, queue, None, filters, greylist);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopping) = shutdown_channel();
@@ -373,4 +388,82 @@ async fn the_queue_keeps_mail_until_the_island_takes_it_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(queue.list().is_empty());
     assert_eq!(inbox(&w, "ann@example.org").await.len(), 5);
+}
+
+/// The content filters at the MX with a real spamd: GTUBE is refused, or
+/// tagged and filed into Junk, as configured; clean mail goes to INBOX;
+/// X-Spam headers from outside do not survive.
+#[tokio::test]
+async fn spamd_verdicts_refuse_or_file_into_junk() {
+    let Some(spamd) = daemons::spamd().await else { return };
+    let scanner = || Scanner::spamd(spamd.addr().parse().unwrap());
+    let gtube = format!("Subject: buy now\r\nX-Spam-Flag: NO\r\n\r\n{}\r\n", daemons::gtube());
+
+    let w = world().await;
+    let reject =
+        Filters { scanners: vec![scanner()], policy: Policy { spam: SpamAction::Reject, ..Policy::default() } };
+    let s = start_with(&w, vec![w.north.clone()], config(), reject, None).await;
+    let mut c = Client::greeted(&s).await;
+    let r = c.mail("carol@example.net", &["ann@example.org"], &gtube).await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    assert!(c.mail("carol@example.net", &["ann@example.org"], MESSAGE).await.starts_with("250"));
+    let got = wait_inbox(&w, "ann@example.org", 1).await;
+    assert_eq!(got.len(), 1);
+    assert!(!got[0].contains("X-Spam-Flag: YES"), "clean mail is not tagged as spam: {}", got[0]);
+    s.mx.queue().stop().await;
+    drop(c);
+    drop(s);
+
+    let junk = Filters { scanners: vec![scanner()], policy: Policy { spam: SpamAction::Junk, ..Policy::default() } };
+    let s = start_with(&w, vec![w.north.clone()], config(), junk, None).await;
+    let mut c = Client::greeted(&s).await;
+    assert!(c.mail("carol@example.net", &["ann@example.org"], &gtube).await.starts_with("250"));
+    let account = w.dir.account("ann@example.org").await.unwrap().id;
+    let mut filed = Vec::new();
+    for _ in 0..200 {
+        let junk = w.north.mailbox(account, "Junk").await.unwrap();
+        filed = w.north.messages(&junk).await.unwrap();
+        if !filed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(filed.len(), 1, "GTUBE filed into Junk");
+    let m = String::from_utf8(w.north.read(filed[0].blob).await.unwrap()).unwrap();
+    assert!(m.contains("X-Spam-Flag: YES"), "{m}");
+    assert!(!m.contains("X-Spam-Flag: NO"), "the sender's own verdict header is gone: {m}");
+    assert_eq!(inbox(&w, "ann@example.org").await.len(), 1, "INBOX holds only the clean message");
+}
+
+/// Greylisting at RCPT: a new triplet is deferred with 451 4.7.1, a retry
+/// after the delay passes, and from then on the triplet passes at once;
+/// another recipient is a new triplet; a whitelisted recipient never waits.
+#[tokio::test]
+async fn greylisting_defers_the_first_attempt() {
+    let w = world().await;
+    let config = GreylistConfig {
+        delay: Duration::from_secs(1),
+        whitelist_recipients: vec!["bob@example.org".into()],
+        ..GreylistConfig::default()
+    };
+    let greylist = Greylist::new(config, w.dir.clone()).unwrap();
+    let s = start_with(&w, vec![w.north.clone()], self::config(), Filters::default(), Some(greylist)).await;
+    let mut c = Client::greeted(&s).await;
+    assert!(c.cmd("MAIL FROM:<carol@example.net>").await.starts_with("250"));
+    let r = c.cmd("RCPT TO:<ann@example.org>").await;
+    assert_eq!(r, "451 4.7.1 greylisted, please try again later");
+    assert!(c.cmd("RCPT TO:<ann@example.org>").await.starts_with("451 4.7.1"), "too early");
+    // Unknown recipients are refused before greylisting is asked.
+    assert!(c.cmd("RCPT TO:<nobody@example.org>").await.starts_with("550 5.1.1"));
+    assert!(c.cmd("RCPT TO:<bob@example.org>").await.starts_with("250"), "whitelisted recipient");
+    assert!(c.cmd("RSET").await.starts_with("250"));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = c.mail("carol@example.net", &["ann@example.org"], MESSAGE).await;
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    // Passed: later mail of the same triplet is not delayed.
+    assert!(c.mail("carol@example.net", &["ann@example.org"], MESSAGE).await.starts_with("250"));
+    // Another sender is another triplet.
+    assert!(c.cmd("MAIL FROM:<dave@example.net>").await.starts_with("250"));
+    assert!(c.cmd("RCPT TO:<ann@example.org>").await.starts_with("451 4.7.1"));
+    assert_eq!(wait_inbox(&w, "ann@example.org", 2).await.len(), 2);
 }

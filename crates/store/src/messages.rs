@@ -36,12 +36,14 @@ pub struct Stored {
 }
 
 /// One message of an [`Island::deliver_batch`]: its bytes, the accounts
-/// whose INBOX gets it, and the queue's delivery key.
+/// that get it, the queue's delivery key, and the mailbox it is filed into
+/// (None: INBOX; a mailbox the account no longer has: INBOX too).
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub raw: Vec<u8>,
     pub accounts: Vec<i64>,
     pub key: Option<String>,
+    pub mailbox: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -422,23 +424,18 @@ impl Island {
     /// among good ones), each message is tried on its own, so that only
     /// the bad one fails. Results come back in input order.
     pub async fn deliver_batch(&self, batch: Vec<Delivery>) -> Vec<Result<Vec<Stored>>> {
-        if batch.len() <= 1 {
-            let mut out = Vec::new();
-            for d in batch {
-                out.push(self.deliver_keyed(d.raw, &d.accounts, d.key.as_deref()).await);
-            }
-            return out;
-        }
         match self.deliver_together(&batch).await {
             Ok(stored) => stored.into_iter().map(Ok).collect(),
-            Err(e) => {
+            Err(e) if batch.len() > 1 => {
                 tracing::debug!(island = %self.name(), error = %e, messages = batch.len(), "batch delivery failed; one by one");
                 let mut out = Vec::with_capacity(batch.len());
-                for d in batch {
-                    out.push(self.deliver_keyed(d.raw, &d.accounts, d.key.as_deref()).await);
+                for d in &batch {
+                    let one = self.deliver_together(std::slice::from_ref(d)).await;
+                    out.push(one.map(|mut v| v.pop().unwrap_or_default()));
                 }
                 out
             }
+            Err(e) => vec![Err(e)],
         }
     }
 
@@ -480,7 +477,16 @@ impl Island {
                     {
                         continue;
                     }
-                    let m = find(conn, self, *a, "INBOX").await?.ok_or_else(|| Error::NoSuchMailbox("INBOX".into()))?;
+                    let m = match d.mailbox.as_deref() {
+                        Some(name) => find(conn, self, *a, name).await?,
+                        None => None,
+                    };
+                    let m = match m {
+                        Some(m) => m,
+                        None => {
+                            find(conn, self, *a, "INBOX").await?.ok_or_else(|| Error::NoSuchMailbox("INBOX".into()))?
+                        }
+                    };
                     let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
                     let row = Message {
                         uid,

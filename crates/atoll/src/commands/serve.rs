@@ -213,7 +213,11 @@ async fn start_mx(
         timeout: cfg.mx.timeout,
         max_connections_per_ip: cfg.mx.max_connections_per_ip as usize,
     };
-    let mx = Mx::new(config, dir.clone(), islands.iter().cloned(), queue.clone(), Some(tls));
+    let greylist = greylist(cfg, dir)?;
+    if let Some(g) = &greylist {
+        tokio::spawn(greylist_cleanup(g.clone()));
+    }
+    let mx = Mx::new(config, dir.clone(), islands.iter().cloned(), queue.clone(), Some(tls), filters(cfg)?, greylist);
     let mut tasks = Vec::new();
     for addr in &cfg.listen.smtp {
         match TcpListener::bind(addr).await {
@@ -231,6 +235,74 @@ async fn start_mx(
         anyhow::bail!("could not listen on any smtp address ({})", cfg.listen.smtp.join(", "));
     }
     Ok((tasks, queue))
+}
+
+/// Greylisting from `[greylist]`, when enabled.
+fn greylist(cfg: &Config, dir: &Directory) -> anyhow::Result<Option<atoll_smtp::greylist::Greylist>> {
+    use atoll_smtp::greylist::{Greylist, GreylistConfig};
+    let g = &cfg.greylist;
+    if !g.enabled {
+        return Ok(None);
+    }
+    let config = GreylistConfig {
+        enabled: true,
+        delay: g.delay,
+        max_age: g.max_age,
+        retry_window: g.retry_window,
+        auto_whitelist_clients: g.auto_whitelist_clients,
+        ipv4_prefix: g.ipv4_prefix,
+        ipv6_prefix: g.ipv6_prefix,
+        message: g.message.clone(),
+        whitelist_clients: g.whitelist_clients.clone(),
+        whitelist_recipients: g.whitelist_recipients.clone(),
+    };
+    let greylist = Greylist::new(config, dir.clone()).context("greylist")?;
+    tracing::info!(delay = ?g.delay, "greylisting on");
+    Ok(Some(greylist))
+}
+
+/// Forgets old greylisting state every few hours (any MX node may do it;
+/// the deletes are idempotent).
+async fn greylist_cleanup(greylist: atoll_smtp::greylist::Greylist) {
+    let mut tick = tokio::time::interval(Duration::from_secs(4 * 3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match greylist.cleanup(atoll_smtp::trace::now_epoch()).await {
+            Ok(r) => tracing::info!(triplets = r.triplets, clients = r.clients, "greylisting state cleaned up"),
+            Err(e) => tracing::warn!(error = %e, "greylisting cleanup failed"),
+        }
+    }
+}
+
+/// The MX's content filters from `[filters]` (validated at load: only the
+/// endpoint's syntax can still be wrong here).
+fn filters(cfg: &Config) -> anyhow::Result<atoll_smtp::filter::Filters> {
+    use atoll_smtp::filter::{Endpoint, Filters, OnFailure, Policy, Scanner, SpamAction, VirusAction};
+    let mut scanners = Vec::new();
+    for (i, s) in cfg.filters.scanner.iter().enumerate() {
+        let endpoint: Endpoint = s.address.parse().map_err(|e| anyhow::anyhow!("filters.scanner[{i}].address: {e}"))?;
+        let mut scanner = match s.kind.as_str() {
+            "spamd" => Scanner::spamd(endpoint),
+            "clamd" => Scanner::clamd(endpoint),
+            _ => Scanner::rspamd(endpoint),
+        };
+        let c = scanner.config_mut();
+        c.timeout = s.timeout;
+        if s.max_size > 0 {
+            c.max_size = usize::try_from(s.max_size).unwrap_or(usize::MAX);
+        }
+        c.on_failure = if s.on_failure == "accept" { OnFailure::Accept } else { OnFailure::Tempfail };
+        tracing::info!(scanner = scanner.name(), address = %s.address, "content filter");
+        scanners.push(scanner);
+    }
+    let spam = match cfg.filters.spam.as_str() {
+        "reject" => SpamAction::Reject,
+        "junk" => SpamAction::Junk,
+        _ => SpamAction::Tag,
+    };
+    let virus = if cfg.filters.virus == "reject-550" { VirusAction::Reject550 } else { VirusAction::Reject554 };
+    Ok(Filters { scanners, policy: Policy { spam, virus } })
 }
 
 /// The certificate every TLS listener presents: the configured one, or a

@@ -26,6 +26,8 @@ use atoll_store::Island;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::filter::Filters;
+use crate::greylist::Greylist;
 use crate::queue::Queue;
 use crate::reply::Reply;
 use crate::session::{Limits, Session};
@@ -74,6 +76,10 @@ pub(crate) struct Inner {
     pub(crate) islands: HashMap<String, Island>,
     pub(crate) queue: Queue,
     pub(crate) tls: Option<TlsAcceptor>,
+    /// Spam and virus scanners asked after DATA (none: not asked).
+    pub(crate) filters: Filters,
+    /// Asked at RCPT, after the directory accepted the recipient.
+    pub(crate) greylist: Option<Greylist>,
     connections: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -87,6 +93,8 @@ impl Mx {
         islands: impl IntoIterator<Item = Island>,
         queue: Queue,
         tls: Option<TlsAcceptor>,
+        filters: Filters,
+        greylist: Option<Greylist>,
     ) -> Mx {
         let limits = Limits {
             max_message_size: config.max_message_size,
@@ -94,7 +102,8 @@ impl Mx {
             timeout: config.timeout,
         };
         let islands = islands.into_iter().map(|i| (i.name().to_string(), i)).collect();
-        let inner = Inner { config, limits, directory, islands, queue, tls, connections: Mutex::new(HashMap::new()) };
+        let connections = Mutex::new(HashMap::new());
+        let inner = Inner { config, limits, directory, islands, queue, tls, filters, greylist, connections };
         Mx { inner: Arc::new(inner) }
     }
 

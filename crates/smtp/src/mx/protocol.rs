@@ -59,11 +59,12 @@ impl Protocol for Inner {
 
     async fn check_recipient(
         &self,
-        _client: &Client,
+        client: &Client,
         mail: &MailFrom<String>,
         rcpt: &RcptTo<String>,
     ) -> Result<(), Reply> {
-        Inner::check_recipient(self, &mail.address, &rcpt.address).await
+        Inner::check_recipient(self, &mail.address, &rcpt.address).await?;
+        self.greylisted(client, &mail.address, &rcpt.address).await
     }
 
     async fn message(&self, client: &Client, tx: Transaction<()>) -> Vec<Reply> {
@@ -95,7 +96,39 @@ impl Inner {
         let header = received.header();
         let mut body = Vec::with_capacity(header.len() + tx.body.len());
         body.extend_from_slice(header.as_bytes());
-        body.extend_from_slice(&tx.body);
+        let mut junk = false;
+        if self.filters.is_empty() {
+            body.extend_from_slice(&tx.body);
+        } else {
+            // Verdict headers from outside would pass for ours.
+            body.extend_from_slice(&strip_spam_headers(&tx.body));
+            let scan = crate::filter::Envelope {
+                client_ip: client.peer,
+                client_hostname: None,
+                helo: client.helo.clone(),
+                mail_from: tx.mail.address.clone(),
+                rcpt_to: tx.recipients.iter().map(|(r, ())| r.address.clone()).collect(),
+                queue_id: Some(qid.clone()),
+                auth_user: None,
+            };
+            let decision = self.filters.check(&body, &scan).await;
+            let scans: Vec<String> = decision.scans.iter().map(ToString::to_string).collect();
+            tracing::info!(id = %qid, scans = %scans.join(" "), "smtp: content filters");
+            if let Some(reply) = decision.reply {
+                tracing::info!(id = %qid, sender = %tx.mail.address, reply = %reply, "smtp: refused by content filter");
+                return reply;
+            }
+            if !decision.headers.is_empty() {
+                let mut tagged = Vec::with_capacity(body.len() + 512);
+                tagged.extend_from_slice(header.as_bytes());
+                for h in &decision.headers {
+                    h.write(&mut tagged);
+                }
+                tagged.extend_from_slice(&body[header.len()..]);
+                body = tagged;
+            }
+            junk = decision.junk;
+        }
 
         let mail = tx.mail;
         let envelope = Envelope {
@@ -110,6 +143,7 @@ impl Inner {
             sender: mail.address,
             recipients: tx.recipients.into_iter().map(|(r, ())| recipient(r)).collect(),
             arrived: trace::now_epoch(),
+            junk,
         };
         let (sender, rcpts, size) = (envelope.sender.clone(), envelope.recipients.len(), body.len());
         match self.queue.accept(id, envelope, body).await {
@@ -141,6 +175,32 @@ fn recipient(r: RcptTo<String>) -> EnvelopeRecipient {
     EnvelopeRecipient { address: r.address, notify: bits, orcpt: r.orcpt }
 }
 
+/// The message without header fields named X-Spam-*: only our own content
+/// filters may say what they found.
+fn strip_spam_headers(message: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let end = memchr::memmem::find(message, b"\r\n\r\n").map_or(message.len(), |p| p + 2);
+    let header = &message[..end];
+    let is_spam_field = |line: &[u8]| line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"x-spam-");
+    let mut lines = header.split_inclusive(|&b| b == b'\n');
+    if !lines.clone().any(is_spam_field) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = Vec::with_capacity(message.len());
+    let mut dropping = false;
+    for line in lines.by_ref() {
+        // A continuation line belongs to the field before it.
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation {
+            dropping = is_spam_field(line);
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(&message[end..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Received lines in the header section (RFC 5321 §6.3 loop detection).
 fn received_count(message: &[u8]) -> usize {
     let end = memchr::memmem::find(message, b"\r\n\r\n").unwrap_or(message.len());
@@ -165,6 +225,15 @@ mod tests {
         let m = b"Received: a\r\nreceived: b\r\n\tcontinued\r\nSubject: x\r\n\r\nReceived: in the body\r\n";
         assert_eq!(received_count(m), 2);
         assert_eq!(received_count(b"Subject: none\r\n\r\n"), 0);
+    }
+
+    #[test]
+    fn forged_spam_headers_are_removed() {
+        let m = b"X-Spam-Flag: YES\r\nSubject: hi\r\nx-spam-status: No,\r\n\tscore=-5\r\nX-Spamless: keep\r\n\r\nX-Spam-Flag: in the body\r\n";
+        let out = strip_spam_headers(m);
+        assert_eq!(&*out, &b"Subject: hi\r\nX-Spamless: keep\r\n\r\nX-Spam-Flag: in the body\r\n"[..]);
+        let clean = b"Subject: x\r\n\r\nbody";
+        assert!(matches!(strip_spam_headers(clean), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

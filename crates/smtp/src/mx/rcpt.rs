@@ -3,7 +3,9 @@
 use atoll_directory::{Destination, Resolution, policy};
 
 use super::Inner;
+use crate::greylist::Decision;
 use crate::reply::Reply;
+use crate::session::Client;
 
 const BAD_ADDRESS: Reply = Reply::new(501, [5, 1, 3], "bad recipient address syntax");
 const NO_SUCH_USER: Reply = Reply::new(550, [5, 1, 1], "no such user here");
@@ -21,6 +23,28 @@ const MEMBERS_ONLY: Reply = Reply::new(550, [5, 7, 2], "only members may post to
 const MODERATED: Reply = Reply::new(550, [5, 7, 2], "this list is moderated and takes no posts by mail");
 
 impl Inner {
+    /// Greylisting (Postgrey's algorithm, RFC 6647) for a recipient the
+    /// directory accepted: 451 4.7.1 for a triplet seen too recently.
+    /// When its state cannot be read the recipient passes: greylisting
+    /// keeps spam out, it must not keep mail out.
+    pub(crate) async fn greylisted(&self, client: &Client, sender: &str, rcpt: &str) -> Result<(), Reply> {
+        let (Some(greylist), Some(ip)) = (&self.greylist, client.peer) else { return Ok(()) };
+        match greylist.check(crate::trace::now_epoch(), ip, None, sender, rcpt).await {
+            Ok(Decision::Pass(why)) => {
+                tracing::debug!(%ip, %sender, %rcpt, ?why, "smtp: greylisting passed");
+                Ok(())
+            }
+            Ok(Decision::Defer { retry_after_seconds }) => {
+                tracing::info!(%ip, %sender, %rcpt, retry_after_seconds, "smtp: greylisted");
+                Err(Reply::with_text(451, [4, 7, 1], greylist.defer_text(retry_after_seconds, rcpt)))
+            }
+            Err(e) => {
+                tracing::warn!(%ip, %sender, %rcpt, error = %e, "smtp: greylisting unavailable; recipient let through");
+                Ok(())
+            }
+        }
+    }
+
     /// Decides RCPT TO for a message from `sender` (empty: the null sender).
     pub(crate) async fn check_recipient(&self, sender: &str, address: &str) -> Result<(), Reply> {
         let resolution = match self.directory.resolve(address).await {

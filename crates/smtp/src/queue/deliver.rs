@@ -63,7 +63,12 @@ impl Router {
             }
             let raw = with_return_path(&a.envelope.sender, a.body);
             for (island, accounts) in &plan.per_island {
-                let d = Delivery { raw: raw.clone(), accounts: accounts.clone(), key: Some(a.key.clone()) };
+                let d = Delivery {
+                    raw: raw.clone(),
+                    accounts: accounts.clone(),
+                    key: Some(a.key.clone()),
+                    mailbox: a.envelope.junk.then(|| "Junk".to_string()),
+                };
                 match batches.iter_mut().find(|(name, _, _)| name == island) {
                     Some((_, ds, owners)) => {
                         ds.push(d);

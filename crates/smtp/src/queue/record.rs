@@ -60,6 +60,8 @@ pub struct Envelope {
     /// DSN ENVID (RFC 3461 §4.4).
     pub envid: Option<String>,
     pub ret: Option<Ret>,
+    /// A content filter called it spam: file it into Junk.
+    pub junk: bool,
 }
 
 /// A record read back from a segment.
@@ -117,6 +119,7 @@ pub(crate) fn encode_message(out: &mut Vec<u8>, id: u64, envelope: &Envelope, bo
         Some(Ret::Full) => 1,
         Some(Ret::Headers) => 2,
     });
+    out.push(u8::from(envelope.junk));
     out.extend_from_slice(&(envelope.recipients.len() as u16).to_le_bytes());
     for r in &envelope.recipients {
         put_str(out, &r.address);
@@ -226,6 +229,11 @@ fn parse(payload: &[u8]) -> Option<Record> {
                 2 => Some(Ret::Headers),
                 _ => return None,
             };
+            let junk = match c.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
             let n = c.u16()? as usize;
             let mut recipients = Vec::with_capacity(n);
             for _ in 0..n {
@@ -239,7 +247,7 @@ fn parse(payload: &[u8]) -> Option<Record> {
             if !c.b.is_empty() {
                 return None;
             }
-            Some(Record::Message { id, envelope: Envelope { sender, recipients, arrived, envid, ret }, body })
+            Some(Record::Message { id, envelope: Envelope { sender, recipients, arrived, envid, ret, junk }, body })
         }
         KIND_DONE => {
             let id = c.u64()?;
@@ -272,6 +280,7 @@ mod tests {
             arrived: 1_700_000_000,
             envid: Some("QQ314159".into()),
             ret: Some(Ret::Headers),
+            junk: true,
         }
     }
 

@@ -399,6 +399,7 @@ mod tests {
             arrived: 1_700_000_000,
             envid: None,
             ret: None,
+            junk: false,
         }
     }
 
