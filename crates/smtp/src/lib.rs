@@ -23,6 +23,7 @@ pub mod greylist;
 pub mod lmtp;
 pub mod mx;
 pub mod queue;
+mod recipient;
 pub mod reply;
 mod session;
 pub mod trace;

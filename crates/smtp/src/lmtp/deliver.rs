@@ -3,10 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use atoll_directory::{Destination, Resolution};
+use atoll_directory::Destination;
 
 use super::Inner;
 use crate::Reply;
+use crate::recipient::{self, FULL, NO_SUCH_USER, STORE_DOWN};
 
 /// A recipient accepted at RCPT time.
 #[derive(Debug, Clone)]
@@ -26,18 +27,8 @@ pub(crate) struct Mailbox {
     pub(crate) quota_bytes: i64,
 }
 
-const NO_SUCH_USER: Reply = Reply::new(550, [5, 1, 1], "no such user here");
-const BAD_ADDRESS: Reply = Reply::new(501, [5, 1, 3], "bad recipient address syntax");
-const DISABLED: Reply = Reply::new(550, [5, 2, 1], "mailbox disabled");
-// RFC 3463 §3.5: X.4.6 routing loop detected. 550, not 554: RCPT has no 554.
-const LOOP: Reply = Reply::new(550, [5, 4, 6], "routing loop detected");
-const UNDELIVERABLE: Reply = Reply::new(550, [5, 1, 1], "no deliverable mailbox for this address");
 const NOT_HERE: Reply = Reply::new(550, [5, 1, 1], "mailbox is not on this node's islands");
 const NOT_MAILBOX: Reply = Reply::new(550, [5, 1, 1], "not a local mailbox");
-const DIRECTORY_DOWN: Reply = Reply::new(451, [4, 3, 0], "directory unavailable, try again later");
-const STORE_DOWN: Reply = Reply::new(451, [4, 3, 0], "mail store unavailable, try again later");
-// RFC 3463 §3.3: X.2.2 mailbox full. Temporary: the owner may make room.
-const FULL: Reply = Reply::new(452, [4, 2, 2], "mailbox full");
 const DELIVERED: Reply = Reply::new(250, [2, 0, 0], "delivered");
 
 impl Inner {
@@ -51,46 +42,14 @@ impl Inner {
     /// delivered. Likewise a mailbox on another island: the MX routes per
     /// island and has sent it to the wrong node.
     pub(crate) async fn resolve_recipient(&self, address: &str) -> Result<Recipient, Reply> {
-        let resolution = match self.directory.resolve(address).await {
-            Ok(r) => r,
-            Err(atoll_directory::Error::InvalidAddress(..)) => return Err(BAD_ADDRESS),
-            Err(e) => {
-                tracing::warn!(rcpt = %address, error = %e, "lmtp: directory lookup failed");
-                return Err(DIRECTORY_DOWN);
-            }
-        };
-        let destinations = match &*resolution {
-            Resolution::Deliver { destinations } => destinations,
-            Resolution::Unknown | Resolution::NotLocal => return Err(NO_SUCH_USER),
-            Resolution::Suspended { .. } => return Err(DISABLED),
-            Resolution::Loop { .. } => return Err(LOOP),
-            Resolution::Undeliverable { .. } => return Err(UNDELIVERABLE),
-        };
+        let resolution = recipient::destinations(&self.directory, address, NO_SUCH_USER, "lmtp").await?;
+        let destinations = recipient::of(&resolution);
         let mut mailboxes = Vec::with_capacity(destinations.len());
         for d in destinations {
             match d {
                 Destination::Mailbox { account_id, address: owner, island, .. } => {
                     let Some(store) = self.islands.get(island) else { return Err(NOT_HERE) };
-                    let quota_bytes = match self.directory.account(owner).await {
-                        Ok(a) => a.quota_bytes,
-                        // Removed between the resolution (cached) and now.
-                        Err(atoll_directory::Error::UnknownAccount(_)) => return Err(NO_SUCH_USER),
-                        Err(e) => {
-                            tracing::warn!(rcpt = %address, error = %e, "lmtp: account lookup failed");
-                            return Err(DIRECTORY_DOWN);
-                        }
-                    };
-                    // A mailbox already at or over its quota takes nothing
-                    // more; the size of this message is checked after DATA.
-                    if quota_bytes > 0 {
-                        let (used, _) = store.quota_usage(*account_id).await.map_err(|e| {
-                            tracing::warn!(rcpt = %address, island = %island, error = %e, "lmtp: quota lookup failed");
-                            STORE_DOWN
-                        })?;
-                        if used >= quota_bytes {
-                            return Err(FULL);
-                        }
-                    }
+                    let quota_bytes = recipient::room(&self.directory, store, *account_id, owner, "lmtp").await?;
                     mailboxes.push(Mailbox { account_id: *account_id, island: island.clone(), quota_bytes });
                 }
                 Destination::External { .. } | Destination::List { .. } => return Err(NOT_MAILBOX),

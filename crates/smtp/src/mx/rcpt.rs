@@ -1,23 +1,15 @@
 //! RCPT TO on the MX: what the directory says about each recipient.
 
-use atoll_directory::{Destination, Resolution, policy};
+use atoll_directory::{Destination, policy};
 
 use super::Inner;
 use crate::greylist::Decision;
+use crate::recipient::{self, DIRECTORY_DOWN};
 use crate::reply::Reply;
 use crate::session::Client;
 
-const BAD_ADDRESS: Reply = Reply::new(501, [5, 1, 3], "bad recipient address syntax");
-const NO_SUCH_USER: Reply = Reply::new(550, [5, 1, 1], "no such user here");
 // RFC 3463 §3.8: X.7.1, delivery not authorized. Never an open relay.
 const RELAY_DENIED: Reply = Reply::new(550, [5, 7, 1], "relay access denied");
-const DISABLED: Reply = Reply::new(550, [5, 2, 1], "mailbox disabled");
-// RFC 3463 §3.5: X.4.6 routing loop detected.
-const LOOP: Reply = Reply::new(550, [5, 4, 6], "routing loop detected");
-const UNDELIVERABLE: Reply = Reply::new(550, [5, 1, 1], "no deliverable mailbox for this address");
-const DIRECTORY_DOWN: Reply = Reply::new(451, [4, 3, 0], "directory unavailable, try again later");
-// RFC 3463 §3.3: X.2.2 mailbox full. Temporary: the owner may make room.
-const FULL: Reply = Reply::new(452, [4, 2, 2], "mailbox full");
 // RFC 3463 §3.8: X.7.2, mailing list expansion prohibited.
 const MEMBERS_ONLY: Reply = Reply::new(550, [5, 7, 2], "only members may post to this list");
 const MODERATED: Reply = Reply::new(550, [5, 7, 2], "this list is moderated and takes no posts by mail");
@@ -47,22 +39,8 @@ impl Inner {
 
     /// Decides RCPT TO for a message from `sender` (empty: the null sender).
     pub(crate) async fn check_recipient(&self, sender: &str, address: &str) -> Result<(), Reply> {
-        let resolution = match self.directory.resolve(address).await {
-            Ok(r) => r,
-            Err(atoll_directory::Error::InvalidAddress(..)) => return Err(BAD_ADDRESS),
-            Err(e) => {
-                tracing::warn!(rcpt = %address, error = %e, "smtp: directory lookup failed");
-                return Err(DIRECTORY_DOWN);
-            }
-        };
-        let destinations = match &*resolution {
-            Resolution::Deliver { destinations } => destinations,
-            Resolution::Unknown => return Err(NO_SUCH_USER),
-            Resolution::NotLocal => return Err(RELAY_DENIED),
-            Resolution::Suspended { .. } => return Err(DISABLED),
-            Resolution::Loop { .. } => return Err(LOOP),
-            Resolution::Undeliverable { .. } => return Err(UNDELIVERABLE),
-        };
+        let resolution = recipient::destinations(&self.directory, address, RELAY_DENIED, "smtp").await?;
+        let destinations = recipient::of(&resolution);
         for d in destinations {
             match d {
                 Destination::Mailbox { account_id, address: owner, island, .. } => {
@@ -94,29 +72,10 @@ impl Inner {
         Ok(())
     }
 
-    /// A mailbox at or over its quota takes nothing more (452, so the
-    /// sender retries once the owner made room). Only known for islands
-    /// this node serves; others decide at delivery.
+    /// Room in a mailbox of an island this node serves; others decide at
+    /// delivery.
     async fn check_quota(&self, account_id: i64, owner: &str, island: &str) -> Result<(), Reply> {
         let Some(store) = self.islands.get(island) else { return Ok(()) };
-        let quota = match self.directory.account(owner).await {
-            Ok(a) => a.quota_bytes,
-            Err(atoll_directory::Error::UnknownAccount(_)) => return Err(NO_SUCH_USER),
-            Err(e) => {
-                tracing::warn!(rcpt = %owner, error = %e, "smtp: account lookup failed");
-                return Err(DIRECTORY_DOWN);
-            }
-        };
-        if quota <= 0 {
-            return Ok(());
-        }
-        match store.quota_usage(account_id).await {
-            Ok((used, _)) if used >= quota => Err(FULL),
-            Ok(_) => Ok(()),
-            Err(e) => {
-                tracing::warn!(rcpt = %owner, %island, error = %e, "smtp: quota lookup failed");
-                Err(Reply::new(451, [4, 3, 0], "mail store unavailable, try again later"))
-            }
-        }
+        recipient::room(&self.directory, store, account_id, owner, "smtp").await.map(|_| ())
     }
 }
