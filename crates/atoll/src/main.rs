@@ -63,6 +63,9 @@ enum Command {
     /// Look into an account's mailboxes on its island
     #[command(subcommand)]
     Mailbox(mailbox::Cmd),
+    /// The MX's queue: messages accepted and not delivered yet
+    #[command(subcommand)]
+    Queue(queue::Cmd),
     /// Show what the platform does with mail for an address
     Resolve(resolve::Args),
     /// Test a login (like doveadm auth test)
@@ -119,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Island(cmd) => island::run(&ctx, cmd).await,
         Command::Cluster(cmd) => cluster::run(&ctx, cmd).await,
         Command::Mailbox(cmd) => mailbox::run(&ctx, cmd).await,
+        Command::Queue(cmd) => queue::run(&ctx, cmd).await,
         Command::Resolve(args) => resolve::run(&ctx, args).await,
         Command::Auth(cmd) => auth::run(&ctx, cmd).await,
         Command::Audit(args) => audit::run(&ctx, args).await,

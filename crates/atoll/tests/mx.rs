@@ -185,3 +185,57 @@ fn kill_9_loses_nothing_acknowledged_and_duplicates_nothing() {
     // there (the client will send them again); nothing else is.
     assert!(got.keys().all(|k| k.starts_with("flood-")), "{got:?}");
 }
+
+/// `atoll queue`: a message for an outside forward waits in the queue (no
+/// outbound relay on this node); list and show find it, remove drops it,
+/// and bad ids are clear errors.
+#[test]
+fn queue_list_show_and_remove() {
+    let a = installation();
+    a.ok(&["alias", "add", "out@example.org", "someone@elsewhere.net"]);
+    let s = start_server(&a, "");
+    let cfg = s.config.to_str().unwrap();
+    let message = "From: carol@example.net\r\nTo: out@example.org\r\nSubject: waits\r\n\r\nHello.\r\n";
+    let r =
+        smtplib_send(s.smtp, json!({"from": "carol@example.net", "rcpts": ["out@example.org"], "message": message}));
+    assert_eq!(r["data"][0], 250, "{r}");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let list = loop {
+        let list = a.json(&["--config", cfg, "queue", "list"]);
+        if !list.as_array().unwrap().is_empty() || Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert_eq!(rows[0]["sender"], "carol@example.net");
+    assert_eq!(rows[0]["pending"], json!(["out@example.org"]));
+    let id = rows[0]["id"].as_str().unwrap().to_string();
+
+    let shown = a.json(&["--config", cfg, "queue", "show", &id]);
+    assert_eq!(shown["recipients"], json!(["out@example.org"]));
+    assert!(shown["header"].as_str().unwrap().contains("Subject: waits"), "{shown}");
+    let table = a.ok(&["--config", cfg, "queue", "list"]);
+    assert!(table.contains(&id) && table.contains("out@example.org"), "{table}");
+
+    let err = a.fail(&["--config", cfg, "queue", "show", "0000000000000001"]);
+    assert!(err.one_error_line().contains("no message 0000000000000001 in the queue"), "{:?}", err.stderr_lines());
+    let err = a.fail(&["--config", cfg, "queue", "remove", "not-an-id"]);
+    assert!(err.one_error_line().contains("is not a queue id"), "{:?}", err.stderr_lines());
+
+    a.ok(&["--config", cfg, "queue", "retry", &id]);
+    a.ok(&["--config", cfg, "queue", "remove", &id]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = a.json(&["--config", cfg, "queue", "list"]);
+        if list.as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still queued after removal: {list}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = s.server.log();
+    assert!(log.contains("queue: message removed by request"), "{log}");
+}

@@ -12,6 +12,7 @@ pub mod list;
 pub mod mailbox;
 pub mod migrate;
 mod password_input;
+pub mod queue;
 pub mod resolve;
 pub mod serve;
 pub mod user;

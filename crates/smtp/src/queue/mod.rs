@@ -12,8 +12,10 @@
 //!
 //! - `record.rs`: the spool's on-disk records;
 //! - `spool.rs`: the journal with group commit;
-//! - `deliver.rs`: recipients to mailboxes, per island.
+//! - `deliver.rs`: recipients to mailboxes, per island;
+//! - `control.rs`: requests from `atoll queue` (retry, remove).
 
+pub mod control;
 mod deliver;
 pub mod record;
 pub mod spool;
@@ -124,6 +126,22 @@ impl Queue {
             );
             let _ = inner.ready.send(m.id);
         }
+        // Requests left while the node was down (a removal must come before
+        // the first attempt), then every second.
+        inner.carry_out(control::take(inner.spool.dir()));
+        let watcher = Arc::downgrade(&inner);
+        let mut stop_watching = inner.stop.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop_watching.wait_for(|s| *s) => break,
+                }
+                let Some(inner) = watcher.upgrade() else { break };
+                inner.carry_out(control::take(inner.spool.dir()));
+            }
+        });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let mut handles = Vec::with_capacity(workers);
         for _ in 0..workers {
@@ -212,15 +230,51 @@ impl Queue {
 
     /// Tries a queued message now instead of at its next retry.
     pub fn retry(&self, id: u64) -> bool {
-        let known = self.inner.lock().contains_key(&id);
-        if known {
-            let _ = self.inner.ready.send(id);
-        }
-        known
+        self.inner.retry(id)
+    }
+
+    /// Drops a message from the queue, undelivered; false if unknown.
+    pub fn remove(&self, id: u64) -> bool {
+        self.inner.remove(id)
     }
 }
 
 impl Inner {
+    fn retry(&self, id: u64) -> bool {
+        let known = self.lock().contains_key(&id);
+        if known {
+            let _ = self.ready.send(id);
+        }
+        known
+    }
+
+    fn remove(&self, id: u64) -> bool {
+        let Some(e) = self.lock().remove(&id) else { return false };
+        let pending: Vec<u16> = e.done.iter().enumerate().filter(|(_, d)| !**d).map(|(i, _)| i as u16).collect();
+        self.spool.done(id, &pending, true);
+        tracing::warn!(id = %format_id(id), sender = %e.envelope.sender, recipients = pending.len(), "queue: message removed by request, undelivered");
+        true
+    }
+
+    fn carry_out(&self, requests: Vec<control::Request>) {
+        for r in requests {
+            let known = match r {
+                control::Request::Retry(id) => self.retry(id),
+                control::Request::Remove(id) => self.remove(id),
+                control::Request::RetryAll => {
+                    let ids: Vec<u64> = self.lock().keys().copied().collect();
+                    for id in ids {
+                        let _ = self.ready.send(id);
+                    }
+                    true
+                }
+            };
+            if !known {
+                tracing::info!(request = ?r, "queue: request for a message no longer queued");
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
         // A worker that panicked mid-update leaves plain data behind:
         // keep going with it.
