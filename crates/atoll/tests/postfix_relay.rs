@@ -1,0 +1,477 @@
+//! Postfix from the OS packages relaying to the real `atoll serve`: a
+//! throwaway Postfix instance takes mail for example.org and hands it to
+//! atoll's MX over STARTTLS, as an edge relay or backup MX would. Mail for
+//! atoll's accounts lands in their mailboxes once; an address atoll does
+//! not know gets atoll's 550 5.1.1, and the bounce Postfix makes of it
+//! comes back through the relay to the sender's atoll mailbox. Checked
+//! with `atoll mailbox show`, the island's blob folder, atoll's log and
+//! Postfix's own log.
+//!
+//! Postfix's master starts as root. As another user, or without Postfix
+//! installed, the test says why and passes; in CI (CI=true) it fails.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::net::SocketAddr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Atoll, Started, free_port, start_server};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const POSTFIX: &str = "/usr/sbin/postfix";
+/// Postfix's myhostname: the name it gives in EHLO, which atoll's Received
+/// line shows.
+const POSTFIX_HOST: &str = "postfix-relay.example.net";
+/// How long Postfix's and atoll's queues may take to pass the mail on.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn installation() -> Atoll {
+    let a = Atoll::new();
+    a.ok(&["domain", "add", "example.org"]);
+    a.ok(&["user", "add", "ann@example.org", "--no-password"]);
+    a.ok(&["user", "add", "bob@example.org", "--no-password"]);
+    // The sender of the test mail: the bounce comes back to her.
+    a.ok(&["user", "add", "carol@example.org", "--no-password"]);
+    a.ok(&["alias", "add", "team@example.org", "ann@example.org"]);
+    a.ok(&["alias", "add", "team@example.org", "bob@example.org"]);
+    a
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn is_root() -> bool {
+    // The owner of /proc/self is our effective user.
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// Whether this machine can run a Postfix instance; when it cannot, fails
+/// in CI and says why elsewhere.
+fn postfix_runs_here() -> bool {
+    let why = if !Path::new(POSTFIX).is_file() {
+        Some(format!("{POSTFIX} is missing: install the postfix package (scripts/setup does)"))
+    } else if !is_root() {
+        Some("Postfix's master must be started as root: run this test as root".to_string())
+    } else {
+        None
+    };
+    match why {
+        None => true,
+        Some(why) if in_ci() => panic!("{why}"),
+        Some(why) => {
+            eprintln!("skipping: {why}");
+            false
+        }
+    }
+}
+
+/// A throwaway Postfix instance: configuration, queue, data and log in one
+/// temporary directory. Stopped when dropped, also when a test fails
+/// half-way, and whatever of it is still running then is killed.
+struct Postfix {
+    dir: TempDir,
+    /// Where its smtpd listens, on 127.0.0.1.
+    port: u16,
+    stopped: bool,
+}
+
+impl Postfix {
+    /// Starts an instance that takes mail for example.org on a free port
+    /// and relays it to `mx`. Retries with another port when another
+    /// process took the chosen one before Postfix bound it.
+    fn start(mx: SocketAddr) -> Postfix {
+        let dir = tempfile::Builder::new().prefix("atoll-postfix-").tempdir().expect("temporary directory");
+        // The daemons run as the postfix user and must reach the queue
+        // and data directories below this one.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod 755");
+        fs::create_dir(dir.path().join("queue")).expect("create queue directory");
+        fs::create_dir(dir.path().join("data")).expect("create data directory");
+        // Postfix keeps its TLS random seed and caches in data_directory,
+        // which must belong to mail_owner (as in bench/smtp.sh).
+        let chown = Command::new("chown").arg("postfix").arg(dir.path().join("data")).status().expect("run chown");
+        assert!(chown.success(), "chown postfix {}/data failed", dir.path().display());
+        let mut postfix = Postfix { dir, port: 0, stopped: false };
+        for _ in 0..5 {
+            postfix.port = free_port();
+            postfix.configure(mx);
+            let status = postfix.run("start");
+            if status.success() {
+                return postfix;
+            }
+            let said = format!("{}\n{}", postfix.command_log(), postfix.maillog());
+            assert!(said.contains("Address already in use"), "postfix start failed ({status}):\n{said}");
+        }
+        panic!("could not start Postfix on a free port:\n{}", postfix.maillog());
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn configure(&self, mx: SocketAddr) {
+        let dir = self.path().display();
+        let (port, mx_ip, mx_port) = (self.port, mx.ip(), mx.port());
+        // Nothing is delivered locally (mydestination and the local maps
+        // empty, no aliases file): Postfix only relays. example.org goes
+        // to atoll's MX; any other domain fails at once instead of being
+        // looked up in the DNS. relay_recipient_maps is left empty, so
+        // Postfix takes every address at example.org, as a relay that
+        // does not know the final server's users does.
+        let main_cf = format!(
+            "compatibility_level = 3.6\n\
+             queue_directory = {dir}/queue\n\
+             data_directory = {dir}/data\n\
+             maillog_file = {dir}/maillog\n\
+             maillog_file_prefixes = {dir}\n\
+             mail_owner = postfix\n\
+             setgid_group = postdrop\n\
+             myhostname = {POSTFIX_HOST}\n\
+             mydestination =\n\
+             inet_interfaces = 127.0.0.1\n\
+             inet_protocols = ipv4\n\
+             mynetworks = 127.0.0.0/8\n\
+             relay_domains = example.org\n\
+             transport_maps = inline:{{ example.org=relay:[{mx_ip}]:{mx_port} }}\n\
+             default_transport = error:this test relays example.org only\n\
+             smtp_tls_security_level = may\n\
+             smtp_tls_loglevel = 1\n\
+             local_recipient_maps =\n\
+             alias_maps =\n\
+             alias_database =\n\
+             biff = no\n"
+        );
+        // The services of a stock Postfix (bench/postfix/master.cf.in),
+        // none chrooted: the queue directory is a temporary folder.
+        let master_cf = format!(
+            "127.0.0.1:{port} inet n - n - - smtpd\n\
+             pickup    unix  n       -       n       60      1       pickup\n\
+             cleanup   unix  n       -       n       -       0       cleanup\n\
+             qmgr      unix  n       -       n       300     1       qmgr\n\
+             tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n\
+             rewrite   unix  -       -       n       -       -       trivial-rewrite\n\
+             bounce    unix  -       -       n       -       0       bounce\n\
+             defer     unix  -       -       n       -       0       bounce\n\
+             trace     unix  -       -       n       -       0       bounce\n\
+             verify    unix  -       -       n       -       1       verify\n\
+             flush     unix  n       -       n       1000?   0       flush\n\
+             proxymap  unix  -       -       n       -       -       proxymap\n\
+             proxywrite unix -       -       n       -       1       proxymap\n\
+             smtp      unix  -       -       n       -       -       smtp\n\
+             relay     unix  -       -       n       -       -       smtp\n\
+             showq     unix  n       -       n       -       -       showq\n\
+             error     unix  -       -       n       -       -       error\n\
+             retry     unix  -       -       n       -       -       error\n\
+             discard   unix  -       -       n       -       -       discard\n\
+             local     unix  -       n       n       -       -       local\n\
+             virtual   unix  -       n       n       -       -       virtual\n\
+             lmtp      unix  -       -       n       -       -       lmtp\n\
+             anvil     unix  -       -       n       -       1       anvil\n\
+             scache    unix  -       -       n       -       1       scache\n\
+             postlog   unix-dgram n  -       n       -       1       postlogd\n"
+        );
+        fs::write(self.path().join("main.cf"), main_cf).expect("write main.cf");
+        fs::write(self.path().join("master.cf"), master_cf).expect("write master.cf");
+    }
+
+    /// Runs `postfix -c DIR action`. Its output goes to a file, not a
+    /// pipe: the master it starts could hold a pipe open long after.
+    fn run(&self, action: &str) -> std::process::ExitStatus {
+        let log = File::options().create(true).append(true).open(self.command_log_path()).expect("open command log");
+        Command::new(POSTFIX)
+            .arg("-c")
+            .arg(self.path())
+            .arg(action)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log file"))
+            .stderr(log)
+            .status()
+            .expect("run postfix")
+    }
+
+    fn command_log_path(&self) -> PathBuf {
+        self.path().join("postfix-command.log")
+    }
+
+    fn command_log(&self) -> String {
+        fs::read_to_string(self.command_log_path()).unwrap_or_default()
+    }
+
+    fn maillog(&self) -> String {
+        fs::read_to_string(self.path().join("maillog")).unwrap_or_default()
+    }
+
+    /// Stops the instance and asserts that none of its processes is left.
+    fn stop(mut self) {
+        let status = self.run("stop");
+        self.stopped = true;
+        assert!(status.success(), "postfix stop failed ({status}):\n{}", self.command_log());
+        // The master is gone when `postfix stop` returns; its children
+        // were told to go and may take a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut left = processes(self.path());
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            left = processes(self.path());
+        }
+        assert!(left.is_empty(), "Postfix processes still running after postfix stop: {left:?}");
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.run("stop");
+        }
+        // A stop that failed, or children that outlived their master.
+        for (pid, _) in processes(self.path()) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// The processes of the Postfix instance configured in `dir`, with their
+/// command lines. Their command lines do not name the directory (the
+/// master is `master -w`), but `postfix -c` puts it in MAIL_CONFIG, which
+/// the master passes on to every daemon (import_environment).
+fn processes(dir: &Path) -> Vec<(u32, String)> {
+    let wanted = format!("MAIL_CONFIG={}", dir.display()).into_bytes();
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        // A process that exited meanwhile has nothing to read.
+        let Ok(environ) = fs::read(entry.path().join("environ")) else { continue };
+        if environ.split(|b| *b == 0).any(|var| var == wanted.as_slice()) {
+            let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            out.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string()));
+        }
+    }
+    out
+}
+
+fn smtplib_send(port: u16, spec: Value) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mx_client.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg("send")
+        .arg(spec.to_string())
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "mx_client.py failed:\n{stdout}\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"))
+}
+
+/// Sends one message into Postfix's smtpd; asserts that Postfix took every
+/// recipient and the message, and returns Postfix's queue id for it.
+fn send_to_postfix(postfix: &Postfix, rcpts: &[&str], subject: &str) -> String {
+    let message = format!(
+        "From: Carol <carol@example.org>\r\nTo: {}\r\nSubject: {subject}\r\n\
+         Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nThrough Postfix to atoll.\r\n",
+        rcpts.join(", ")
+    );
+    let r = smtplib_send(postfix.port, json!({"from": "carol@example.org", "rcpts": rcpts, "message": message}));
+    let codes: Vec<u64> = r["rcpt"].as_array().expect("rcpt replies").iter().map(|x| x[0].as_u64().unwrap()).collect();
+    assert_eq!(codes, vec![250; rcpts.len()], "Postfix refused a recipient: {r}");
+    assert_eq!(r["data"][0], 250, "{r}");
+    let text = r["data"][1].as_str().expect("DATA reply text");
+    text.split_once("queued as ").map(|(_, id)| id.trim().to_string()).unwrap_or_else(|| panic!("no queue id: {r}"))
+}
+
+/// Subjects in an account's INBOX, with how often each is there.
+fn subjects(a: &Atoll, s: &Started, address: &str) -> HashMap<String, usize> {
+    let cfg = s.config.to_str().unwrap();
+    let mut out = HashMap::new();
+    for m in a.json(&["--config", cfg, "mailbox", "show", address, "INBOX"]).as_array().expect("array") {
+        *out.entry(m["subject"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// Waits up to `WAIT` for `address` to hold `n` messages.
+fn wait_for(a: &Atoll, s: &Started, address: &str, n: usize) -> HashMap<String, usize> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = subjects(a, s, address);
+        if got.values().sum::<usize>() >= n || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The stored messages of the default island (one file per distinct
+/// message, shared by all its recipients), its temporary folder left out.
+fn blobs(a: &Atoll) -> Vec<String> {
+    fn walk(p: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(p) else { return };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|f| f != "tmp") {
+                    walk(&path, out);
+                }
+            } else {
+                out.push(fs::read_to_string(&path).expect("a stored message is text"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&a.data_dir().join("islands/default/blobs"), &mut out);
+    out
+}
+
+/// The one stored message whose header has `Subject: subject` (a bounce
+/// quotes the subject of what it returns, but in its body).
+fn stored<'a>(blobs: &'a [String], subject: &str) -> &'a str {
+    let field = format!("\r\nSubject: {subject}\r\n");
+    let found: Vec<&String> =
+        blobs.iter().filter(|b| b.split_once("\r\n\r\n").is_some_and(|(head, _)| head.contains(&field))).collect();
+    assert_eq!(found.len(), 1, "one stored message with Subject {subject:?}: {blobs:#?}");
+    found[0]
+}
+
+/// The queue id a bounce got from Postfix, once it logged making one.
+fn bounce_id(maillog: &str, qid: &str) -> Option<String> {
+    let marker = format!(" {qid}: sender non-delivery notification: ");
+    maillog.lines().find_map(|l| l.split_once(&marker).map(|(_, id)| id.trim().to_string()))
+}
+
+/// Whether Postfix is done with queue file `qid` (every recipient sent or
+/// bounced, the file deleted).
+fn removed(maillog: &str, qid: &str) -> bool {
+    let end = format!(" {qid}: removed");
+    maillog.lines().any(|l| l.ends_with(&end))
+}
+
+/// The line Postfix logged for its delivery attempt to `rcpt` of queue
+/// file `qid`; asserts there was exactly one (no deferral and no retry).
+fn delivery<'a>(maillog: &'a str, qid: &str, rcpt: &str) -> &'a str {
+    let key = format!(" {qid}: to=<{rcpt}>, ");
+    let lines: Vec<&str> = maillog.lines().filter(|l| l.contains(&key)).collect();
+    assert_eq!(lines.len(), 1, "one delivery attempt for {rcpt} of {qid}:\n{maillog}");
+    lines[0]
+}
+
+/// atoll's queue id in the reply Postfix logged for a sent message.
+fn queued_as(line: &str) -> String {
+    let marker = "status=sent (250 2.0.0 OK queued as ";
+    let (_, rest) = line.split_once(marker).unwrap_or_else(|| panic!("not sent with atoll's 250: {line}"));
+    rest.trim_end_matches(')').to_string()
+}
+
+#[test]
+fn postfix_relays_to_the_mx_and_bounces_what_atoll_refuses() {
+    if !postfix_runs_here() {
+        return;
+    }
+    let a = installation();
+    let s = start_server(&a, "");
+    let postfix = Postfix::start(s.smtp);
+
+    // ann twice (directly and through the alias) in one message: atoll
+    // gets both in one transaction and stores one copy for her.
+    let team = send_to_postfix(&postfix, &["ann@example.org", "team@example.org"], "to ann and the team");
+    let bob = send_to_postfix(&postfix, &["bob@example.org"], "to bob");
+    // Postfix does not know atoll's users: it takes this one (asserted in
+    // send_to_postfix) and only learns at atoll's RCPT TO that it is wrong.
+    let nobody = send_to_postfix(&postfix, &["nobody@example.org"], "to nobody");
+
+    // Postfix is done once every queue file, the bounce's included, is
+    // gone; after that it sends nothing more.
+    let deadline = Instant::now() + WAIT;
+    let (log, bounce) = loop {
+        let log = postfix.maillog();
+        let bounce = bounce_id(&log, &nobody);
+        if let Some(bounce) = bounce.filter(|b| [&team, &bob, &nobody, b].iter().all(|q| removed(&log, q))) {
+            break (log, bounce);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Postfix has not finished with {team}, {bob}, {nobody} and a bounce:\n{log}\natoll:\n{}",
+            s.server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    let relay = format!("relay={}[{}]:{}, ", s.smtp.ip(), s.smtp.ip(), s.smtp.port());
+    let sent = |qid: &str, rcpt: &str| {
+        let line = delivery(&log, qid, rcpt);
+        assert!(line.contains(&relay), "not relayed to atoll's MX: {line}");
+        queued_as(line)
+    };
+    let team_id = sent(&team, "ann@example.org");
+    assert_eq!(sent(&team, "team@example.org"), team_id, "both recipients in one transaction:\n{log}");
+    let bob_id = sent(&bob, "bob@example.org");
+    let bounce_atoll_id = sent(&bounce, "carol@example.org");
+    let refused = delivery(&log, &nobody, "nobody@example.org");
+    assert!(refused.contains(&relay), "not relayed to atoll's MX: {refused}");
+    assert!(
+        refused.contains(&format!("dsn=5.1.1, status=bounced (host {ip}[{ip}] said: 550 5.1.1 ", ip = s.smtp.ip()))
+            && refused.ends_with("(in reply to RCPT TO command))"),
+        "atoll's 550 5.1.1 at RCPT TO: {refused}"
+    );
+    // smtp_tls_security_level = may: Postfix took atoll's self-signed
+    // certificate rather than falling back to plain text.
+    assert!(
+        log.contains(&format!("TLS connection established to {}[{}]:{}: ", s.smtp.ip(), s.smtp.ip(), s.smtp.port())),
+        "{log}"
+    );
+
+    let ann_got = wait_for(&a, &s, "ann@example.org", 1);
+    let bob_got = wait_for(&a, &s, "bob@example.org", 2);
+    let carol_got = wait_for(&a, &s, "carol@example.org", 1);
+    // A moment more, in case anything would arrive twice.
+    std::thread::sleep(Duration::from_millis(300));
+    let once = |subjects: &[&str]| -> HashMap<String, usize> { subjects.iter().map(|s| (s.to_string(), 1)).collect() };
+    assert_eq!(ann_got, once(&["to ann and the team"]));
+    assert_eq!(bob_got, once(&["to ann and the team", "to bob"]));
+    assert_eq!(carol_got, once(&["Undelivered Mail Returned to Sender"]));
+    assert_eq!(subjects(&a, &s, "ann@example.org"), ann_got, "nothing arrives after the queues drained");
+    assert_eq!(subjects(&a, &s, "bob@example.org"), bob_got, "nothing arrives after the queues drained");
+    assert_eq!(subjects(&a, &s, "carol@example.org"), carol_got, "nothing arrives after the queues drained");
+    // Three transactions reached atoll's queue (the refused one had no
+    // recipient left and never got to DATA), each once.
+    let atoll_log = s.server.log();
+    assert_eq!(atoll_log.matches("smtp: accepted").count(), 3, "{atoll_log}");
+
+    let bodies = blobs(&a);
+    assert_eq!(bodies.len(), 3, "one stored body per message: {bodies:#?}");
+    // atoll's Received line on top: from Postfix (its EHLO name), over
+    // TLS (ESMTPS), with the queue id Postfix logged; Postfix's own
+    // Received line below it names the queue file the client's 250 gave.
+    let received = |atoll_id: &str| {
+        format!("Received: from {POSTFIX_HOST} ([127.0.0.1])\r\n\tby test-node (atoll) with ESMTPS id {atoll_id};\r\n")
+    };
+    for (subject, postfix_id, atoll_id) in [("to ann and the team", &team, &team_id), ("to bob", &bob, &bob_id)] {
+        let m = stored(&bodies, subject);
+        let top = format!("Return-Path: <carol@example.org>\r\n{}", received(atoll_id));
+        assert!(m.starts_with(&top), "expected it to start with {top:?}:\n{m}");
+        assert!(m.contains(&format!("\tby {POSTFIX_HOST} (Postfix) with ESMTP id {postfix_id}")), "{m}");
+        assert!(m.ends_with("\r\n\r\nThrough Postfix to atoll.\r\n"), "{m}");
+    }
+    // The bounce: from the null sender, about the message Postfix queued
+    // as `nobody`, with atoll's refusal as the diagnostic (RFC 3464).
+    let m = stored(&bodies, "Undelivered Mail Returned to Sender");
+    let top = format!("Return-Path: <>\r\n{}", received(&bounce_atoll_id));
+    assert!(m.starts_with(&top), "expected it to start with {top:?}:\n{m}");
+    for field in [
+        format!("X-Postfix-Queue-ID: {nobody}\r\n"),
+        "Final-Recipient: rfc822; nobody@example.org\r\n".to_string(),
+        "Action: failed\r\n".to_string(),
+        "Status: 5.1.1\r\n".to_string(),
+        "Diagnostic-Code: smtp; 550 5.1.1 ".to_string(),
+    ] {
+        assert!(m.contains(&field), "{field:?} missing from the bounce:\n{m}");
+    }
+
+    postfix.stop();
+}
