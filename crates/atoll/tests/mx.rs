@@ -4,15 +4,16 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Atoll, Started, start_server};
-use serde_json::{Value, json};
+use common::{Atoll, inbox_subjects, smtplib_send, start_server, wait_for_inbox};
+
+/// How long a message may take from 250 to the mailbox.
+const WAIT: Duration = Duration::from_secs(30);
+use serde_json::json;
 
 fn installation() -> Atoll {
     let a = Atoll::new();
@@ -28,50 +29,14 @@ fn script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mx_client.py")
 }
 
-fn smtplib_send(addr: SocketAddr, spec: Value) -> Value {
-    let out = Command::new("python3")
-        .arg(script())
-        .arg(addr.port().to_string())
-        .arg("send")
-        .arg(spec.to_string())
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mx_client.py failed:\n{stdout}\n{stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"))
-}
-
-/// Subjects in an account's INBOX, with how often each is there.
-fn subjects(a: &Atoll, s: &Started, address: &str) -> HashMap<String, usize> {
-    let cfg = s.config.to_str().unwrap();
-    let mut out = HashMap::new();
-    for m in a.json(&["--config", cfg, "mailbox", "show", address, "INBOX"]).as_array().expect("array") {
-        *out.entry(m["subject"].as_str().unwrap_or_default().to_string()).or_default() += 1;
-    }
-    out
-}
-
-/// Waits up to 30 s for `address` to hold `n` messages.
-fn wait_for(a: &Atoll, s: &Started, address: &str, n: usize) -> HashMap<String, usize> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = subjects(a, s, address);
-        if got.values().sum::<usize>() >= n || Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn smtplib_with_starttls_delivers_and_refuses_per_recipient() {
     let a = installation();
     let s = start_server(&a, "");
     let message = "From: carol@example.net\r\nTo: team@example.org\r\nSubject: over TLS\r\n\r\nHello.\r\n";
     let r = smtplib_send(
-        s.smtp,
-        json!({"from": "carol@example.net", "starttls": true, "message": message,
+        s.smtp.port(),
+        &json!({"from": "carol@example.net", "starttls": true, "message": message,
                "rcpts": ["team@example.org", "nobody@example.org", "x@elsewhere.net", "ann@example.org"]}),
     );
     assert_eq!(r["starttls"][0], 220, "{r}");
@@ -87,10 +52,10 @@ fn smtplib_with_starttls_delivers_and_refuses_per_recipient() {
     assert!(r["rcpt"][2][1].as_str().unwrap().starts_with("5.7.1"), "{r}");
     assert_eq!(r["data"][0], 250, "{r}");
     // ann is reached twice (alias and directly) and gets one copy.
-    assert_eq!(wait_for(&a, &s, "ann@example.org", 1).get("over TLS"), Some(&1));
-    assert_eq!(wait_for(&a, &s, "bob@example.org", 1).get("over TLS"), Some(&1));
+    assert_eq!(wait_for_inbox(&a, &s, "ann@example.org", 1, WAIT).get("over TLS"), Some(&1));
+    assert_eq!(wait_for_inbox(&a, &s, "bob@example.org", 1, WAIT).get("over TLS"), Some(&1));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(subjects(&a, &s, "ann@example.org").values().sum::<usize>(), 1);
+    assert_eq!(inbox_subjects(&a, &s, "ann@example.org").values().sum::<usize>(), 1);
     let log = s.server.log();
     assert!(log.contains("smtp: accepted"), "{log}");
 }
@@ -126,7 +91,7 @@ fn swaks_delivers_with_and_without_tls() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(text.contains("<** 550 5.1.1 no such user here"), "{text}");
-    let got = wait_for(&a, &s, "bob@example.org", 2);
+    let got = wait_for_inbox(&a, &s, "bob@example.org", 2, WAIT);
     assert_eq!(got.get("swaks plain"), Some(&1), "{got:?}");
     assert_eq!(got.get("swaks tls"), Some(&1), "{got:?}");
 }
@@ -167,10 +132,10 @@ fn kill_9_loses_nothing_acknowledged_and_duplicates_nothing() {
 
     // Same configuration, same data: the queue picks up where it was.
     let s = start_server(&a, "");
-    let got = wait_for(&a, &s, "ann@example.org", acked.len());
+    let got = wait_for_inbox(&a, &s, "ann@example.org", acked.len(), WAIT);
     // A moment more, in case anything would arrive twice.
     std::thread::sleep(Duration::from_millis(500));
-    let got_now = subjects(&a, &s, "ann@example.org");
+    let got_now = inbox_subjects(&a, &s, "ann@example.org");
     assert_eq!(got, got_now, "nothing arrives after the queue drained");
     let missing: Vec<&String> = acked.iter().filter(|s| !got.contains_key(*s)).collect();
     assert!(
@@ -196,8 +161,10 @@ fn queue_list_show_and_remove() {
     let s = start_server(&a, "");
     let cfg = s.config.to_str().unwrap();
     let message = "From: carol@example.net\r\nTo: out@example.org\r\nSubject: waits\r\n\r\nHello.\r\n";
-    let r =
-        smtplib_send(s.smtp, json!({"from": "carol@example.net", "rcpts": ["out@example.org"], "message": message}));
+    let r = smtplib_send(
+        s.smtp.port(),
+        &json!({"from": "carol@example.net", "rcpts": ["out@example.org"], "message": message}),
+    );
     assert_eq!(r["data"][0], 250, "{r}");
 
     let deadline = Instant::now() + Duration::from_secs(20);

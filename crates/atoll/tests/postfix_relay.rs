@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Atoll, Started, free_port, start_server};
-use serde_json::{Value, json};
+use common::{Atoll, free_port, inbox_subjects, smtplib_send, start_server, wait_for_inbox};
+use serde_json::json;
 use tempfile::TempDir;
 
 const POSTFIX: &str = "/usr/sbin/postfix";
@@ -255,21 +255,6 @@ fn processes(dir: &Path) -> Vec<(u32, String)> {
     out
 }
 
-fn smtplib_send(port: u16, spec: Value) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mx_client.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(port.to_string())
-        .arg("send")
-        .arg(spec.to_string())
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mx_client.py failed:\n{stdout}\n{stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"))
-}
-
 /// Sends one message into Postfix's smtpd; asserts that Postfix took every
 /// recipient and the message, and returns Postfix's queue id for it.
 fn send_to_postfix(postfix: &Postfix, rcpts: &[&str], subject: &str) -> String {
@@ -278,34 +263,12 @@ fn send_to_postfix(postfix: &Postfix, rcpts: &[&str], subject: &str) -> String {
          Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nThrough Postfix to atoll.\r\n",
         rcpts.join(", ")
     );
-    let r = smtplib_send(postfix.port, json!({"from": "carol@example.org", "rcpts": rcpts, "message": message}));
+    let r = smtplib_send(postfix.port, &json!({"from": "carol@example.org", "rcpts": rcpts, "message": message}));
     let codes: Vec<u64> = r["rcpt"].as_array().expect("rcpt replies").iter().map(|x| x[0].as_u64().unwrap()).collect();
     assert_eq!(codes, vec![250; rcpts.len()], "Postfix refused a recipient: {r}");
     assert_eq!(r["data"][0], 250, "{r}");
     let text = r["data"][1].as_str().expect("DATA reply text");
     text.split_once("queued as ").map(|(_, id)| id.trim().to_string()).unwrap_or_else(|| panic!("no queue id: {r}"))
-}
-
-/// Subjects in an account's INBOX, with how often each is there.
-fn subjects(a: &Atoll, s: &Started, address: &str) -> HashMap<String, usize> {
-    let cfg = s.config.to_str().unwrap();
-    let mut out = HashMap::new();
-    for m in a.json(&["--config", cfg, "mailbox", "show", address, "INBOX"]).as_array().expect("array") {
-        *out.entry(m["subject"].as_str().unwrap_or_default().to_string()).or_default() += 1;
-    }
-    out
-}
-
-/// Waits up to `WAIT` for `address` to hold `n` messages.
-fn wait_for(a: &Atoll, s: &Started, address: &str, n: usize) -> HashMap<String, usize> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let got = subjects(a, s, address);
-        if got.values().sum::<usize>() >= n || Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The stored messages of the default island (one file per distinct
@@ -426,18 +389,18 @@ fn postfix_relays_to_the_mx_and_bounces_what_atoll_refuses() {
         "{log}"
     );
 
-    let ann_got = wait_for(&a, &s, "ann@example.org", 1);
-    let bob_got = wait_for(&a, &s, "bob@example.org", 2);
-    let carol_got = wait_for(&a, &s, "carol@example.org", 1);
+    let ann_got = wait_for_inbox(&a, &s, "ann@example.org", 1, WAIT);
+    let bob_got = wait_for_inbox(&a, &s, "bob@example.org", 2, WAIT);
+    let carol_got = wait_for_inbox(&a, &s, "carol@example.org", 1, WAIT);
     // A moment more, in case anything would arrive twice.
     std::thread::sleep(Duration::from_millis(300));
     let once = |subjects: &[&str]| -> HashMap<String, usize> { subjects.iter().map(|s| (s.to_string(), 1)).collect() };
     assert_eq!(ann_got, once(&["to ann and the team"]));
     assert_eq!(bob_got, once(&["to ann and the team", "to bob"]));
     assert_eq!(carol_got, once(&["Undelivered Mail Returned to Sender"]));
-    assert_eq!(subjects(&a, &s, "ann@example.org"), ann_got, "nothing arrives after the queues drained");
-    assert_eq!(subjects(&a, &s, "bob@example.org"), bob_got, "nothing arrives after the queues drained");
-    assert_eq!(subjects(&a, &s, "carol@example.org"), carol_got, "nothing arrives after the queues drained");
+    assert_eq!(inbox_subjects(&a, &s, "ann@example.org"), ann_got, "nothing arrives after the queues drained");
+    assert_eq!(inbox_subjects(&a, &s, "bob@example.org"), bob_got, "nothing arrives after the queues drained");
+    assert_eq!(inbox_subjects(&a, &s, "carol@example.org"), carol_got, "nothing arrives after the queues drained");
     // Three transactions reached atoll's queue (the refused one had no
     // recipient left and never got to DATA), each once.
     let atoll_log = s.server.log();

@@ -336,3 +336,49 @@ pub fn lines_about<'a>(stderr: &'a str, file: &Path) -> Vec<&'a str> {
     let prefix = format!("{}: ", file.display());
     stderr.lines().filter(|l| l.starts_with(&prefix)).collect()
 }
+
+/// One SMTP session by Python's smtplib (tests/mx_client.py `send`): the
+/// replies as JSON.
+pub fn smtplib_send(port: u16, spec: &Value) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mx_client.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg("send")
+        .arg(spec.to_string())
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "mx_client.py failed:\n{stdout}\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"))
+}
+
+/// Subjects in an account's INBOX, with how often each is there.
+pub fn inbox_subjects(a: &Atoll, s: &Started, address: &str) -> std::collections::HashMap<String, usize> {
+    let cfg = s.config.to_str().expect("config path");
+    let mut out = std::collections::HashMap::new();
+    for m in a.json(&["--config", cfg, "mailbox", "show", address, "INBOX"]).as_array().expect("array") {
+        *out.entry(m["subject"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// Waits up to `wait` for `address` to hold `n` messages; returns its
+/// subjects as they are then.
+pub fn wait_for_inbox(
+    a: &Atoll,
+    s: &Started,
+    address: &str,
+    n: usize,
+    wait: Duration,
+) -> std::collections::HashMap<String, usize> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let got = inbox_subjects(a, s, address);
+        if got.values().sum::<usize>() >= n || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
