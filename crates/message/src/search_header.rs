@@ -82,10 +82,19 @@ impl SearchHeader {
 /// A header field name made ready for comparing with many: ASCII
 /// lowercase, and its first bytes and length packed in a number that
 /// settles most comparisons without looking at the bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub struct FieldName {
     tag: u64,
     name: Box<str>,
+}
+
+impl PartialEq for FieldName {
+    /// The tag holds the first seven bytes and the length: for the common
+    /// short names (from, to, cc, subject) equal tags are equal names and
+    /// the bytes are never compared.
+    fn eq(&self, other: &FieldName) -> bool {
+        self.tag == other.tag && (self.name.len() <= 7 || self.name == other.name)
+    }
 }
 
 impl FieldName {

@@ -254,6 +254,12 @@ pub(crate) async fn prepare_connection(conn: &mut sqlx::AnyConnection, dialect: 
             conn.execute("PRAGMA synchronous = FULL").await?;
             conn.execute("PRAGMA foreign_keys = ON").await?;
             conn.execute("PRAGMA busy_timeout = 10000").await?;
+            // Read the database file through a memory map rather than
+            // read() into SQLite's own cache: under the IMAP benchmark the
+            // copying out of the page cache alone took a tenth of the
+            // server's CPU. 256 MiB of address space per connection, shared
+            // pages, nothing reserved.
+            conn.execute("PRAGMA mmap_size = 268435456").await?;
         }
         Dialect::Mysql => {
             conn.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin").await?;
