@@ -382,38 +382,9 @@ impl Island {
     /// result. The queue's retry after a crash between this commit and its
     /// own note of the delivery is thus harmless.
     pub async fn deliver_keyed(&self, raw: Vec<u8>, accounts: &[i64], key: Option<&str>) -> Result<Vec<Stored>> {
-        for a in accounts {
-            self.ensure_defaults(*a).await?;
-        }
-        let size = raw.len() as i64;
-        let (raw, analysis) = crate::analysis::compute(raw).await?;
-        let raw: Arc<[u8]> = raw.into();
-        let id = self.blobs.put(raw.clone()).await?;
-        let t = now();
-        let stored = write_tx!(self.db, Error, |conn| {
-            upsert_blob(conn, self, id, size, &analysis).await?;
-            ensure_body(self, id, &raw).await?;
-            let mut out = Vec::with_capacity(accounts.len());
-            for a in accounts {
-                if let Some(key) = key
-                    && !claim_delivery(conn, self, key, *a, t).await?
-                {
-                    continue;
-                }
-                let m = find(conn, self, *a, "INBOX").await?.ok_or_else(|| Error::NoSuchMailbox("INBOX".into()))?;
-                let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
-                let row =
-                    Message { uid, flags: Flags::default(), internal_date: t, save_date: 0, size, modseq, blob: id };
-                insert_message(conn, self, m.id, uid, &row, modseq).await?;
-                add_usage(conn, self, *a, size, 1).await?;
-                out.push(Stored { mailbox_id: m.id, uidvalidity, uid, modseq });
-            }
-            Ok(out)
-        })?;
-        for a in accounts {
-            self.notify.changed(*a);
-        }
-        Ok(stored)
+        let one = Delivery { raw, accounts: accounts.to_vec(), key: key.map(str::to_string), mailbox: None };
+        let mut stored = self.deliver_together(std::slice::from_ref(&one)).await?;
+        Ok(stored.pop().unwrap_or_default())
     }
 
     /// Delivers several messages at once, as [`Island::deliver_keyed`]

@@ -39,15 +39,9 @@ impl Router {
         &self.directory
     }
 
-    /// One attempt for the recipients at `pending` (indexes into the
-    /// envelope's). `key` names the delivery for the islands' duplicate
-    /// check (node and queue id).
-    pub async fn deliver(&self, key: &str, envelope: &Envelope, body: &Arc<[u8]>, pending: &[usize]) -> Vec<Outcome> {
-        let attempt = Attempt { key: key.to_string(), envelope, body, pending };
-        self.deliver_many(&[attempt]).await.pop().unwrap_or_default()
-    }
-
-    /// One attempt for several messages: every island gets all of its
+    /// One delivery attempt for several messages, each for its recipients
+    /// still pending; `Attempt::key` names the delivery for the islands'
+    /// duplicate check (node and queue id). Every island gets all of its
     /// copies in one batch (`Island::deliver_batch`), so the syncs are
     /// shared. Outcomes per message, in order.
     pub async fn deliver_many(&self, attempts: &[Attempt<'_>]) -> Vec<Vec<Outcome>> {
