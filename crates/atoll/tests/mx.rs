@@ -9,21 +9,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Atoll, inbox_subjects, smtplib_send, start_server, wait_for_inbox};
+use common::{inbox_subjects, mail_installation, smtplib_send, start_server, wait_for_inbox};
 
 /// How long a message may take from 250 to the mailbox.
 const WAIT: Duration = Duration::from_secs(30);
 use serde_json::json;
-
-fn installation() -> Atoll {
-    let a = Atoll::new();
-    a.ok(&["domain", "add", "example.org"]);
-    a.ok(&["user", "add", "ann@example.org", "--no-password"]);
-    a.ok(&["user", "add", "bob@example.org", "--no-password"]);
-    a.ok(&["alias", "add", "team@example.org", "ann@example.org"]);
-    a.ok(&["alias", "add", "team@example.org", "bob@example.org"]);
-    a
-}
 
 fn script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mx_client.py")
@@ -31,7 +21,7 @@ fn script() -> std::path::PathBuf {
 
 #[test]
 fn smtplib_with_starttls_delivers_and_refuses_per_recipient() {
-    let a = installation();
+    let a = mail_installation(&[]);
     let s = start_server(&a, "");
     let message = "From: carol@example.net\r\nTo: team@example.org\r\nSubject: over TLS\r\n\r\nHello.\r\n";
     let r = smtplib_send(
@@ -62,7 +52,7 @@ fn smtplib_with_starttls_delivers_and_refuses_per_recipient() {
 
 #[test]
 fn swaks_delivers_with_and_without_tls() {
-    let a = installation();
+    let a = mail_installation(&[]);
     let s = start_server(&a, "");
     let server = s.smtp.to_string();
     for (subject, tls) in [("swaks plain", false), ("swaks tls", true)] {
@@ -101,7 +91,7 @@ fn swaks_delivers_with_and_without_tls() {
 #[test]
 fn kill_9_loses_nothing_acknowledged_and_duplicates_nothing() {
     const COUNT: usize = 2000;
-    let a = installation();
+    let a = mail_installation(&[]);
     let s = start_server(&a, "");
     let mut flood = Command::new("python3")
         .arg(script())
@@ -156,7 +146,7 @@ fn kill_9_loses_nothing_acknowledged_and_duplicates_nothing() {
 /// and bad ids are clear errors.
 #[test]
 fn queue_list_show_and_remove() {
-    let a = installation();
+    let a = mail_installation(&[]);
     a.ok(&["alias", "add", "out@example.org", "someone@elsewhere.net"]);
     let s = start_server(&a, "");
     let cfg = s.config.to_str().unwrap();

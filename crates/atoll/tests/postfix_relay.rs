@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Atoll, free_port, inbox_subjects, smtplib_send, start_server, wait_for_inbox};
+use common::{Atoll, free_port, inbox_subjects, mail_installation, smtplib_send, start_server, wait_for_inbox};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -30,18 +30,6 @@ const POSTFIX: &str = "/usr/sbin/postfix";
 const POSTFIX_HOST: &str = "postfix-relay.example.net";
 /// How long Postfix's and atoll's queues may take to pass the mail on.
 const WAIT: Duration = Duration::from_secs(30);
-
-fn installation() -> Atoll {
-    let a = Atoll::new();
-    a.ok(&["domain", "add", "example.org"]);
-    a.ok(&["user", "add", "ann@example.org", "--no-password"]);
-    a.ok(&["user", "add", "bob@example.org", "--no-password"]);
-    // The sender of the test mail: the bounce comes back to her.
-    a.ok(&["user", "add", "carol@example.org", "--no-password"]);
-    a.ok(&["alias", "add", "team@example.org", "ann@example.org"]);
-    a.ok(&["alias", "add", "team@example.org", "bob@example.org"]);
-    a
-}
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -336,7 +324,8 @@ fn postfix_relays_to_the_mx_and_bounces_what_atoll_refuses() {
     if !postfix_runs_here() {
         return;
     }
-    let a = installation();
+    // carol sends the test mail: the bounce comes back to her.
+    let a = mail_installation(&["carol@example.org"]);
     let s = start_server(&a, "");
     let postfix = Postfix::start(s.smtp);
 

@@ -382,3 +382,16 @@ pub fn wait_for_inbox(
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// example.org with ann and bob, the alias team@ to both, and `more`
+/// accounts: what the MX tests deliver to.
+pub fn mail_installation(more: &[&str]) -> Atoll {
+    let a = Atoll::new();
+    a.ok(&["domain", "add", "example.org"]);
+    for user in ["ann@example.org", "bob@example.org"].iter().chain(more) {
+        a.ok(&["user", "add", user, "--no-password"]);
+    }
+    a.ok(&["alias", "add", "team@example.org", "ann@example.org"]);
+    a.ok(&["alias", "add", "team@example.org", "bob@example.org"]);
+    a
+}
