@@ -10,13 +10,17 @@
 //! - `session`: the SMTP/LMTP session state machine both servers share;
 //!   [`reply`] and [`trace`]: reply lines and trace headers.
 //!
-//! Submission and the outbound queue will live here too.
+//! - [`client`]: the SMTP/LMTP client for mail that leaves this node.
+//!
+//! Submission will live here too.
 //!
 //! Parsing of commands and of the DATA/BDAT byte streams is smtp-proto's;
 //! the state machines, the replies and every decision are ours. No SQL
 //! here: recipients are resolved by `atoll-directory`, mail is stored by
 //! `atoll-store`.
 
+pub mod client;
+pub mod dsn;
 mod error;
 pub mod filter;
 pub mod greylist;
