@@ -141,14 +141,14 @@ fn kill_9_loses_nothing_acknowledged_and_duplicates_nothing() {
     assert!(got.keys().all(|k| k.starts_with("flood-")), "{got:?}");
 }
 
-/// `atoll queue`: a message for an outside forward waits in the queue (no
-/// outbound relay on this node); list and show find it, remove drops it,
-/// and bad ids are clear errors.
+/// `atoll queue`: the copy for an outside alias target waits in the queue
+/// (its relay host does not answer); list and show find it, remove drops
+/// it, and bad ids are clear errors.
 #[test]
 fn queue_list_show_and_remove() {
     let a = mail_installation(&[]);
     a.ok(&["alias", "add", "out@example.org", "someone@elsewhere.net"]);
-    let s = start_server(&a, "");
+    let s = start_server(&a, &format!("[outbound]\nrelay = \"127.0.0.1:{}\"\n", common::free_port()));
     let cfg = s.config.to_str().unwrap();
     let message = "From: carol@example.net\r\nTo: out@example.org\r\nSubject: waits\r\n\r\nHello.\r\n";
     let r = smtplib_send(
@@ -168,14 +168,16 @@ fn queue_list_show_and_remove() {
     let rows = list.as_array().unwrap();
     assert_eq!(rows.len(), 1, "{list}");
     assert_eq!(rows[0]["sender"], "carol@example.net");
-    assert_eq!(rows[0]["pending"], json!(["out@example.org"]));
+    assert_eq!(rows[0]["pending"], json!(["someone@elsewhere.net"]));
+    assert_eq!(rows[0]["via"], "outbound");
     let id = rows[0]["id"].as_str().unwrap().to_string();
 
     let shown = a.json(&["--config", cfg, "queue", "show", &id]);
-    assert_eq!(shown["recipients"], json!(["out@example.org"]));
-    assert!(shown["header"].as_str().unwrap().contains("Subject: waits"), "{shown}");
+    assert_eq!(shown["recipients"], json!(["someone@elsewhere.net"]));
+    let header = shown["header"].as_str().unwrap();
+    assert!(header.contains("Subject: waits") && header.starts_with("Delivered-To: out@example.org"), "{shown}");
     let table = a.ok(&["--config", cfg, "queue", "list"]);
-    assert!(table.contains(&id) && table.contains("out@example.org"), "{table}");
+    assert!(table.contains(&id) && table.contains("someone@elsewhere.net") && table.contains("outbound"), "{table}");
 
     let err = a.fail(&["--config", cfg, "queue", "show", "0000000000000001"]);
     assert!(err.one_error_line().contains("no message 0000000000000001 in the queue"), "{:?}", err.stderr_lines());

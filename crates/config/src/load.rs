@@ -70,6 +70,7 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "lmtp" => read(&section, value, &mut config.lmtp, &mut problems),
             "mx" => read(&section, value, &mut config.mx, &mut problems),
             "queue" => read(&section, value, &mut config.queue, &mut problems),
+            "outbound" => read(&section, value, &mut config.outbound, &mut problems),
             "filters" => read(&section, value, &mut config.filters, &mut problems),
             "greylist" => read(&section, value, &mut config.greylist, &mut problems),
             "imap" => read(&section, value, &mut config.imap, &mut problems),
@@ -79,7 +80,7 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, lmtp, mx, queue, filters, greylist, imap, store, tls, log)"
+                         passwords, listen, lmtp, mx, queue, outbound, filters, greylist, imap, store, tls, log)"
                     .to_string(),
             }),
         }

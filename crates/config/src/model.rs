@@ -17,6 +17,7 @@ pub struct Config {
     pub lmtp: Lmtp,
     pub mx: Mx,
     pub queue: Queue,
+    pub outbound: Outbound,
     pub filters: Filters,
     pub greylist: Greylist,
     pub imap: Imap,
@@ -39,6 +40,10 @@ pub struct Node {
     /// How often the node tells the directory it is alive.
     #[serde(with = "crate::duration")]
     pub heartbeat: Duration,
+    /// The IP address other nodes reach this one at, registered in place of
+    /// a wildcard listening address (0.0.0.0, ::); empty: none (other
+    /// nodes then cannot hand mail to such a listener).
+    pub advertise: String,
 }
 
 impl Default for Node {
@@ -49,6 +54,7 @@ impl Default for Node {
             islands: vec!["default".to_string()],
             data_dir: PathBuf::from("atoll-data"),
             heartbeat: Duration::from_secs(10),
+            advertise: String::new(),
         }
     }
 }
@@ -359,18 +365,58 @@ pub struct Queue {
     #[serde(with = "crate::duration")]
     pub retry_max: Duration,
     /// After this long a recipient that still cannot be delivered is given
-    /// up on.
+    /// up on, and the sender gets a bounce.
     #[serde(with = "crate::duration")]
     pub give_up_after: Duration,
+    /// The sender of a message still not delivered after this long gets a
+    /// delay warning, once; "0s" for none.
+    #[serde(with = "crate::duration")]
+    pub delay_warning: Duration,
 }
 
 impl Default for Queue {
     fn default() -> Self {
         Queue {
             workers: 4,
-            retry_initial: Duration::from_secs(60),
-            retry_max: Duration::from_secs(3600),
+            retry_initial: Duration::from_secs(300),
+            retry_max: Duration::from_secs(4 * 3600),
             give_up_after: Duration::from_secs(5 * 86_400),
+            delay_warning: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+/// Mail to other domains (forwards, outside list members, bounces to
+/// outside senders): SMTP to each domain's MX hosts, or to a relay host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Outbound {
+    /// Send everything through this host ("host:port") instead of looking
+    /// up MX records; empty for direct delivery.
+    pub relay: String,
+    /// The port of other domains' MX hosts.
+    pub port: u16,
+    /// Connections to one destination domain at once.
+    pub per_destination: u32,
+    /// Outbound connections at once, in total.
+    pub max_connections: u32,
+    #[serde(with = "crate::duration")]
+    pub connect_timeout: Duration,
+    /// The wait for each reply; RFC 5321 §4.5.3.2 asks for 5 minutes (10
+    /// for the end of the data, which is twice this).
+    #[serde(with = "crate::duration")]
+    pub command_timeout: Duration,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            relay: String::new(),
+            port: 25,
+            per_destination: 20,
+            max_connections: 100,
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
         }
     }
 }

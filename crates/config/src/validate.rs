@@ -31,6 +31,9 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     if c.node.data_dir.as_os_str().is_empty() {
         bad("node.data_dir".into(), "must not be empty".into());
     }
+    if !c.node.advertise.is_empty() && c.node.advertise.parse::<std::net::IpAddr>().is_err() {
+        bad("node.advertise".into(), format!("{:?}: expected an IP address", c.node.advertise));
+    }
     if c.node.heartbeat.as_secs() == 0 {
         bad("node.heartbeat".into(), "must be at least one second".into());
     }
@@ -117,6 +120,24 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     }
     if c.queue.retry_initial.as_secs() == 0 || c.queue.retry_max < c.queue.retry_initial {
         bad("queue.retry_initial".into(), "must be at least one second and at most queue.retry_max".into());
+    }
+    if !c.outbound.relay.is_empty()
+        && !c
+            .outbound
+            .relay
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+    {
+        bad("outbound.relay".into(), format!("{:?}: expected host:port", c.outbound.relay));
+    }
+    if c.outbound.port == 0 {
+        bad("outbound.port".into(), "must be a port number".into());
+    }
+    if c.outbound.per_destination == 0 || c.outbound.max_connections < c.outbound.per_destination {
+        bad("outbound.per_destination".into(), "must be at least 1 and at most outbound.max_connections".into());
+    }
+    if c.outbound.connect_timeout.is_zero() || c.outbound.command_timeout.is_zero() {
+        bad("outbound.connect_timeout".into(), "timeouts must be more than zero".into());
     }
 
     // RFC 9051 §2.2: a line may be long (a UID set of a big mailbox); below

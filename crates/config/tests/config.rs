@@ -156,6 +156,20 @@ fn mx_and_queue_settings() {
 }
 
 #[test]
+fn outbound_section() {
+    let c = from_str("", "c.toml").unwrap();
+    assert_eq!((c.outbound.port, c.outbound.per_destination, c.outbound.relay.as_str()), (25, 20, ""));
+    assert_eq!(c.queue.delay_warning.as_secs(), 4 * 3600);
+    let c = from_str("[outbound]\nrelay = \"smarthost.example.net:587\"\n[queue]\ndelay_warning = \"0s\"\n", "c.toml")
+        .unwrap();
+    assert_eq!(c.outbound.relay, "smarthost.example.net:587");
+    assert!(c.queue.delay_warning.is_zero());
+    let err = from_str("[outbound]\nrelay = \"smarthost\"\nper_destination = 0\n", "c.toml").unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["outbound.relay", "outbound.per_destination"], "{err}");
+}
+
+#[test]
 fn missing_file_is_a_clear_error() {
     let err = load(&PathBuf::from("/nonexistent/atoll.toml")).unwrap_err();
     assert!(err.to_string().starts_with("/nonexistent/atoll.toml: cannot read:"), "{err}");

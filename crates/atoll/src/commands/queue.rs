@@ -36,6 +36,8 @@ struct Row {
     size: usize,
     sender: String,
     pending: Vec<String>,
+    /// "islands" (mailboxes here) or "outbound" (SMTP to other domains).
+    via: &'static str,
 }
 
 fn row(m: &Spooled) -> Row {
@@ -52,6 +54,7 @@ fn row(m: &Spooled) -> Row {
             .filter(|(_, d)| !**d)
             .map(|(r, _)| r.address.clone())
             .collect(),
+        via: if m.envelope.remote { "outbound" } else { "islands" },
     }
 }
 
@@ -66,9 +69,9 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::List => {
             let rows: Vec<Row> = queued()?.iter().map(row).collect();
-            print(ctx, &rows, &["id", "arrived", "size", "sender", "waiting for"], |r| {
+            print(ctx, &rows, &["id", "arrived", "size", "sender", "via", "waiting for"], |r| {
                 let sender = if r.sender.is_empty() { "<>".to_string() } else { r.sender.clone() };
-                vec![r.id.clone(), time(r.arrived), r.size.to_string(), sender, r.pending.join(", ")]
+                vec![r.id.clone(), time(r.arrived), r.size.to_string(), sender, r.via.to_string(), r.pending.join(", ")]
             })?;
         }
         Cmd::Show { id } => {
@@ -94,6 +97,7 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
                     ("size", r.size.to_string()),
                     ("sender", if r.sender.is_empty() { "<>".into() } else { r.sender.clone() }),
                     ("recipients", recipients.join(", ")),
+                    ("via", r.via.to_string()),
                     ("waiting for", r.pending.join(", ")),
                     ("header", format!("\n{}", header.trim_end())),
                 ],

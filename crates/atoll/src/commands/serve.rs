@@ -49,8 +49,12 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     let dir = ctx.directory().await?.as_actor(&format!("node:{}", cfg.node.name));
     let roles: Vec<&str> = cfg.node.roles.iter().map(|r| r.as_str()).collect();
     let islands: Vec<&str> = cfg.node.islands.iter().map(String::as_str).collect();
-    let addresses: Vec<String> =
-        cfg.listen.services().iter().flat_map(|(svc, addrs)| addrs.iter().map(move |a| format!("{svc}={a}"))).collect();
+    let addresses: Vec<String> = cfg
+        .listen
+        .services()
+        .iter()
+        .flat_map(|(svc, addrs)| addrs.iter().map(move |a| format!("{svc}={}", advertised(a, &cfg.node.advertise))))
+        .collect();
     dir.register_node(&cfg.node.name, &roles, &islands, &addresses, env!("CARGO_PKG_VERSION"))
         .await
         .context("cannot register this node in the directory")?;
@@ -197,14 +201,23 @@ async fn start_mx(
     let spool = cfg.node.data_dir.join("spool");
     let queue_config = QueueConfig {
         node: cfg.node.name.clone(),
+        hostname: cfg.node.name.clone(),
         workers: cfg.queue.workers as usize,
         retry_initial: cfg.queue.retry_initial,
         retry_max: cfg.queue.retry_max,
         give_up_after: cfg.queue.give_up_after,
+        delay_warning: (!cfg.queue.delay_warning.is_zero()).then_some(cfg.queue.delay_warning),
         ..QueueConfig::default()
     };
-    let router = atoll_smtp::Router::new(dir.clone(), islands.iter().cloned());
-    let queue = Queue::start(&spool, queue_config, router)
+    // Mail for islands served elsewhere goes to their store nodes; a node
+    // that missed three heartbeats is taken as down.
+    let handover = atoll_smtp::queue::Handover::new(
+        dir.clone(),
+        atoll_smtp::client::ClientConfig::new(cfg.node.name.clone()),
+        cfg.node.heartbeat.saturating_mul(3).max(Duration::from_secs(10)),
+    );
+    let router = atoll_smtp::Router::new(dir.clone(), islands.iter().cloned()).with_handover(handover);
+    let queue = Queue::start(&spool, queue_config, router, Some(outbound(cfg)))
         .with_context(|| format!("cannot open the queue in {}", spool.display()))?;
     let config = MxConfig {
         hostname: cfg.node.name.clone(),
@@ -235,6 +248,32 @@ async fn start_mx(
         anyhow::bail!("could not listen on any smtp address ({})", cfg.listen.smtp.join(", "));
     }
     Ok((tasks, queue))
+}
+
+/// A listening address as other nodes can reach it: a wildcard IP is
+/// replaced by `[node] advertise` when set.
+fn advertised(listen: &str, advertise: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() && !advertise.is_empty() => match advertise.parse::<std::net::IpAddr>() {
+            Ok(ip) => std::net::SocketAddr::new(ip, a.port()).to_string(),
+            Err(_) => listen.to_string(),
+        },
+        _ => listen.to_string(),
+    }
+}
+
+/// The outbound path from `[outbound]`.
+fn outbound(cfg: &Config) -> atoll_smtp::queue::Outbound {
+    let o = &cfg.outbound;
+    let mut config = atoll_smtp::queue::OutboundConfig::new(cfg.node.name.clone());
+    config.relay = (!o.relay.is_empty()).then(|| o.relay.clone());
+    config.port = o.port;
+    config.per_destination = o.per_destination as usize;
+    config.max_connections = o.max_connections as usize;
+    config.client.connect_timeout = o.connect_timeout;
+    config.client.command_timeout = o.command_timeout;
+    config.client.data_timeout = o.command_timeout.saturating_mul(2);
+    atoll_smtp::queue::Outbound::new(config)
 }
 
 /// Greylisting from `[greylist]`, when enabled.

@@ -311,6 +311,33 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
     panic!("could not start atoll serve on free ports");
 }
 
+/// Starts `atoll serve` with the whole configuration `config` (written to
+/// `<name>.toml`), and waits until every address in `ready` accepts
+/// connections. For nodes with fewer roles than the embedded default.
+pub fn start_custom(a: &Atoll, name: &str, config: &str, ready: &[SocketAddr]) -> Server {
+    let path = a.write(&format!("{name}.toml"), config);
+    let log = a.cwd().join(format!("{name}.log"));
+    let log_file = std::fs::File::create(&log).expect("log file");
+    let child = a
+        .command(&["--config", path.to_str().expect("config path"), "serve"])
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("start atoll serve");
+    let mut server = Server { child, log };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("try_wait") {
+            panic!("atoll serve ({name}) exited with {status}:\n{}", server.log());
+        }
+        if ready.iter().all(|addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok()) {
+            return server;
+        }
+        assert!(Instant::now() < deadline, "atoll serve ({name}) not ready within 20 s:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A TCP port nobody listens on right now.
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use atoll_directory::Destination;
+use atoll_store::Delivery;
 
 use super::Inner;
 use crate::Reply;
@@ -66,7 +67,17 @@ impl Inner {
     /// recipients reach it: the body is stored once and all copies commit
     /// together. A recipient is answered 250 only after that returned,
     /// which means the blob is fsync'ed and the rows are committed.
-    pub(crate) async fn deliver(&self, raw: Vec<u8>, recipients: &[Recipient], id: &str) -> Vec<Reply> {
+    ///
+    /// `key` names the delivery for the island's duplicate check; `mailbox`
+    /// files it somewhere other than INBOX (Junk).
+    pub(crate) async fn deliver(
+        &self,
+        raw: Vec<u8>,
+        recipients: &[Recipient],
+        id: &str,
+        key: Option<String>,
+        mailbox: Option<String>,
+    ) -> Vec<Reply> {
         let size = raw.len() as i64;
         let mut replies: Vec<Option<Reply>> = vec![None; recipients.len()];
 
@@ -129,6 +140,14 @@ impl Inner {
             // Clone the body for all but the last island.
             let body = if i == last { raw.take().unwrap_or_default() } else { raw.clone().unwrap_or_default() };
             let result = match self.islands.get(*name) {
+                Some(island) if key.is_some() || mailbox.is_some() => {
+                    let d =
+                        Delivery { raw: body, accounts: accounts.clone(), key: key.clone(), mailbox: mailbox.clone() };
+                    match island.deliver_batch(vec![d]).await.pop() {
+                        Some(r) => r.map_err(|e| e.to_string()),
+                        None => Err("no result from the island".to_string()),
+                    }
+                }
                 Some(island) => island.deliver(body, accounts).await.map_err(|e| e.to_string()),
                 None => Err("island not served by this node".to_string()),
             };

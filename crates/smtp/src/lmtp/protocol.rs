@@ -46,10 +46,18 @@ impl Protocol for Inner {
     async fn message(&self, client: &Client, tx: Transaction<Recipient>) -> Vec<Reply> {
         let id = trace::new_id();
         let sender = tx.mail.address;
+        // A hand-over from another node's queue names its delivery (so a
+        // retry is stored once) and whether it is spam (see
+        // `queue::handover`).
+        let handed = tx.mail.env_id.as_deref().and_then(crate::queue::handover::decode_envid);
+        let (key, mailbox) = match handed {
+            Some((key, junk)) => (Some(key), junk.then(|| "Junk".to_string())),
+            None => (None, None),
+        };
         let recipients: Vec<Recipient> = tx.recipients.into_iter().map(|(_, r)| r).collect();
         let raw = with_trace(self, client, &sender, tx.body, &id);
-        tracing::debug!(%id, %sender, recipients = recipients.len(), size = raw.len(), "lmtp: message received");
-        self.deliver(raw, &recipients, &id).await
+        tracing::debug!(%id, %sender, recipients = recipients.len(), size = raw.len(), key = ?key, "lmtp: message received");
+        self.deliver(raw, &recipients, &id, key, mailbox).await
     }
 }
 

@@ -144,6 +144,8 @@ impl Inner {
             recipients: tx.recipients.into_iter().map(|(r, ())| recipient(r)).collect(),
             arrived: trace::now_epoch(),
             junk,
+            // The MX takes mail for this platform's own addresses only.
+            remote: false,
         };
         let (sender, rcpts, size) = (envelope.sender.clone(), envelope.recipients.len(), body.len());
         match self.queue.accept(id, envelope, body).await {

@@ -1,22 +1,39 @@
 //! The node's queue: messages the MX accepted, on their way into the
-//! islands.
+//! islands, and messages on their way out to other domains.
 //!
 //! [`Queue::accept`] writes the message to the spool ([`spool`]) and
 //! returns once it is on stable storage: only then does the MX answer 250.
-//! Delivery runs behind it: workers take queued messages, the [`Router`]
-//! resolves their recipients and stores one copy per island, and whatever
-//! failed for a reason that may pass (an island down, the directory
-//! unreachable) is tried again with a growing delay until `give_up_after`.
-//! Recipients that cannot ever be delivered are finished too (the delivery
-//! status notification to the sender is the outbound queue's job).
+//! Delivery runs behind it:
+//!
+//! - island workers take queued messages, the [`Router`] resolves their
+//!   recipients and stores one copy per island;
+//! - a recipient that forwards outside, or a list member elsewhere, gets a
+//!   copy of the message made for the outbound path (with `Delivered-To`,
+//!   which also stops forwarding loops), written in the same spool record
+//!   that says the forward is done;
+//! - messages for outside recipients ([`Envelope::remote`]) go to each
+//!   domain's mail exchanger ([`outbound`]).
+//!
+//! Whatever failed for a reason that may pass (an island down, the
+//! directory or a remote server unreachable) is tried again with a growing
+//! delay until `give_up_after`. A recipient that fails for good, or is
+//! given up on, gets the sender a delivery status notification ([`crate::dsn`]),
+//! written in the same record that finishes the recipient; so do late
+//! recipients (a delay warning, once) and a NOTIFY=SUCCESS request.
 //!
 //! - `record.rs`: the spool's on-disk records;
 //! - `spool.rs`: the journal with group commit;
 //! - `deliver.rs`: recipients to mailboxes, per island;
+//! - `handover.rs`: LMTP to store nodes of islands served elsewhere;
+//! - `outbound.rs`: SMTP to other domains;
+//! - `notify.rs`: the derived messages (forward copies, notifications);
 //! - `control.rs`: requests from `atoll queue` (retry, remove).
 
 pub mod control;
 mod deliver;
+pub mod handover;
+mod notify;
+pub mod outbound;
 pub mod record;
 pub mod spool;
 
@@ -26,7 +43,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-pub use deliver::{Attempt, Outcome, Router};
+pub use deliver::{Attempt, Outcome, Routed, Router};
+pub use handover::Handover;
+pub use outbound::{MxAnswer, MxHost, MxResolver, Outbound, OutboundConfig};
 pub use record::{Envelope, EnvelopeRecipient, Ret};
 pub use spool::{Spool, SpoolError, format_id};
 
@@ -39,6 +58,8 @@ pub struct QueueConfig {
     /// This node's name: with the queue id, it names each delivery to the
     /// islands, which store a delivery once however often it is tried.
     pub node: String,
+    /// This node's host name, as delivery status notifications name it.
+    pub hostname: String,
     /// Deliveries under way at once; each takes up to 64 ready messages
     /// into one batch per island.
     pub workers: usize,
@@ -47,6 +68,9 @@ pub struct QueueConfig {
     pub retry_max: Duration,
     /// After this long in the queue a recipient is given up on.
     pub give_up_after: Duration,
+    /// A recipient still not delivered after this long gets the sender a
+    /// delay warning (once); None for no warnings.
+    pub delay_warning: Option<Duration>,
     pub segment_size: u64,
 }
 
@@ -54,10 +78,12 @@ impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
             node: "atoll".into(),
+            hostname: "localhost".into(),
             workers: 4,
-            retry_initial: Duration::from_secs(60),
-            retry_max: Duration::from_secs(3600),
+            retry_initial: Duration::from_secs(300),
+            retry_max: Duration::from_secs(4 * 3600),
             give_up_after: Duration::from_secs(5 * 86_400),
+            delay_warning: Some(Duration::from_secs(4 * 3600)),
             segment_size: spool::DEFAULT_SEGMENT_SIZE,
         }
     }
@@ -68,8 +94,33 @@ struct Entry {
     envelope: Envelope,
     body: Arc<[u8]>,
     done: Vec<bool>,
+    forwarded: Vec<bool>,
+    warned: Vec<bool>,
     attempts: u32,
     last_error: Option<String>,
+    /// An attempt is under way: another one must not start (a recipient
+    /// would be sent to twice).
+    in_flight: bool,
+}
+
+impl Entry {
+    fn new(envelope: Envelope, body: Arc<[u8]>) -> Entry {
+        let n = envelope.recipients.len();
+        Entry {
+            envelope,
+            body,
+            done: vec![false; n],
+            forwarded: vec![false; n],
+            warned: vec![false; n],
+            attempts: 0,
+            last_error: None,
+            in_flight: false,
+        }
+    }
+
+    fn pending(&self) -> Vec<usize> {
+        self.done.iter().enumerate().filter(|(_, d)| !**d).map(|(i, _)| i).collect()
+    }
 }
 
 /// What `atoll queue list` shows of one message.
@@ -93,26 +144,39 @@ struct Inner {
     config: QueueConfig,
     spool: Spool,
     router: Router,
+    outbound: Option<Outbound>,
     entries: Mutex<HashMap<u64, Entry>>,
+    /// Messages ready for the islands.
     ready: mpsc::UnboundedSender<u64>,
+    /// Messages ready for the outbound path.
+    remote_ready: mpsc::UnboundedSender<u64>,
     stop: watch::Sender<bool>,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Queue {
     /// Opens the spool in `dir`, starts the delivery workers and queues
-    /// again what the spool still holds. Must run inside a tokio runtime.
-    pub fn start(dir: impl Into<std::path::PathBuf>, config: QueueConfig, router: Router) -> Result<Queue, SpoolError> {
+    /// again what the spool still holds. Without `outbound`, messages for
+    /// other domains wait in the queue. Must run inside a tokio runtime.
+    pub fn start(
+        dir: impl Into<std::path::PathBuf>,
+        config: QueueConfig,
+        router: Router,
+        outbound: Option<Outbound>,
+    ) -> Result<Queue, SpoolError> {
         let (spool, recovered) = Spool::open(dir, config.segment_size)?;
         let (ready, rx) = mpsc::unbounded_channel();
+        let (remote_ready, mut remote_rx) = mpsc::unbounded_channel();
         let workers = config.workers.max(1);
         let (stop, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             config,
             spool,
             router,
+            outbound,
             entries: Mutex::new(HashMap::new()),
             ready,
+            remote_ready,
             stop,
             workers: Mutex::new(Vec::new()),
         });
@@ -120,11 +184,12 @@ impl Queue {
             tracing::info!(messages = recovered.len(), "queue: messages from before the restart queued again");
         }
         for m in recovered {
-            inner.lock().insert(
-                m.id,
-                Entry { envelope: m.envelope, body: m.body, done: m.done, attempts: 0, last_error: None },
-            );
-            let _ = inner.ready.send(m.id);
+            let mut e = Entry::new(m.envelope, m.body);
+            e.done = m.done;
+            e.forwarded = m.forwarded;
+            e.warned = m.warned;
+            inner.lock().insert(m.id, e);
+            inner.schedule(m.id);
         }
         // Requests left while the node was down (a removal must come before
         // the first attempt), then every second.
@@ -143,7 +208,7 @@ impl Queue {
             }
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let mut handles = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers + 1);
         for _ in 0..workers {
             let (inner, rx) = (inner.clone(), rx.clone());
             let mut stop = inner.stop.subscribe();
@@ -174,12 +239,30 @@ impl Queue {
                 }
             }));
         }
+        // The outbound path: one task per message attempt; the transport
+        // limits connections per destination and in total.
+        let dispatcher = inner.clone();
+        let mut stop = inner.stop.subscribe();
+        handles.push(tokio::spawn(async move {
+            loop {
+                let id = tokio::select! {
+                    id = remote_rx.recv() => id,
+                    _ = stop.wait_for(|s| *s) => None,
+                };
+                let Some(id) = id else { break };
+                let inner = dispatcher.clone();
+                tokio::spawn(async move { inner.attempt_remote(id).await });
+            }
+        }));
         *inner.workers.lock().unwrap_or_else(|p| p.into_inner()) = handles;
         Ok(Queue { inner })
     }
 
-    /// Stops delivering: deliveries in progress finish, the rest stays in
-    /// the spool for the next start. Accepting is the MX's to stop first.
+    /// Stops delivering: deliveries into the islands in progress finish,
+    /// the rest stays in the spool for the next start. Accepting is the
+    /// MX's to stop first. A message being sent to another domain at this
+    /// moment may be sent again after the restart (RFC 5321 §6.1 accepts
+    /// that over losing it).
     pub async fn stop(&self) {
         let _ = self.inner.stop.send(true);
         let handles = std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|p| p.into_inner()));
@@ -196,10 +279,9 @@ impl Queue {
 
     /// Queues message `id`; returns once it is on stable storage.
     pub async fn accept(&self, id: u64, envelope: Envelope, body: Vec<u8>) -> Result<(), SpoolError> {
-        self.inner.spool.append(id, &envelope, &body).await?;
-        let done = vec![false; envelope.recipients.len()];
-        self.inner.lock().insert(id, Entry { envelope, body: body.into(), done, attempts: 0, last_error: None });
-        let _ = self.inner.ready.send(id);
+        self.inner.spool.append(id, &envelope, &body, None).await?;
+        self.inner.lock().insert(id, Entry::new(envelope, body.into()));
+        self.inner.schedule(id);
         Ok(())
     }
 
@@ -212,14 +294,7 @@ impl Queue {
                 id: *id,
                 envelope: e.envelope.clone(),
                 size: e.body.len(),
-                pending: e
-                    .envelope
-                    .recipients
-                    .iter()
-                    .zip(&e.done)
-                    .filter(|(_, d)| !**d)
-                    .map(|(r, _)| r.address.clone())
-                    .collect(),
+                pending: e.pending().into_iter().map(|i| e.envelope.recipients[i].address.clone()).collect(),
                 attempts: e.attempts,
                 last_error: e.last_error.clone(),
             })
@@ -240,17 +315,26 @@ impl Queue {
 }
 
 impl Inner {
+    /// Hands message `id` to the path it takes.
+    fn schedule(&self, id: u64) {
+        let remote = match self.lock().get(&id) {
+            Some(e) => e.envelope.remote,
+            None => return,
+        };
+        let _ = if remote { self.remote_ready.send(id) } else { self.ready.send(id) };
+    }
+
     fn retry(&self, id: u64) -> bool {
         let known = self.lock().contains_key(&id);
         if known {
-            let _ = self.ready.send(id);
+            self.schedule(id);
         }
         known
     }
 
     fn remove(&self, id: u64) -> bool {
         let Some(e) = self.lock().remove(&id) else { return false };
-        let pending: Vec<u16> = e.done.iter().enumerate().filter(|(_, d)| !**d).map(|(i, _)| i as u16).collect();
+        let pending: Vec<u16> = e.pending().into_iter().map(|i| i as u16).collect();
         self.spool.done(id, &pending, true);
         tracing::warn!(id = %format_id(id), sender = %e.envelope.sender, recipients = pending.len(), "queue: message removed by request, undelivered");
         true
@@ -264,7 +348,7 @@ impl Inner {
                 control::Request::RetryAll => {
                     let ids: Vec<u64> = self.lock().keys().copied().collect();
                     for id in ids {
-                        let _ = self.ready.send(id);
+                        self.schedule(id);
                     }
                     true
                 }
@@ -281,22 +365,30 @@ impl Inner {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One delivery attempt for each of these messages, together.
+    /// Takes message `id` for an attempt: its envelope, body and pending
+    /// recipients, or None when it is gone, finished or already in flight.
+    fn take(&self, id: u64) -> Option<(Envelope, Arc<[u8]>, Vec<usize>)> {
+        let mut entries = self.lock();
+        let e = entries.get_mut(&id)?;
+        let pending = e.pending();
+        if e.in_flight || pending.is_empty() {
+            return None;
+        }
+        e.in_flight = true;
+        Some((e.envelope.clone(), e.body.clone(), pending))
+    }
+
+    /// One delivery attempt into the islands for each of these messages,
+    /// together.
     async fn attempt(self: &Arc<Self>, mut ids: Vec<u64>) {
         ids.sort_unstable();
         ids.dedup();
         // (id, envelope, body, pending recipients) of each message.
         type Work = (u64, Envelope, Arc<[u8]>, Vec<usize>);
-        let work: Vec<Work> = {
-            let entries = self.lock();
-            ids.iter()
-                .filter_map(|id| {
-                    let e = entries.get(id)?;
-                    let pending: Vec<usize> = e.done.iter().enumerate().filter(|(_, d)| !**d).map(|(i, _)| i).collect();
-                    (!pending.is_empty()).then(|| (*id, e.envelope.clone(), e.body.clone(), pending))
-                })
-                .collect()
-        };
+        let work: Vec<Work> = ids
+            .iter()
+            .filter_map(|&id| self.take(id).map(|(envelope, body, pending)| (id, envelope, body, pending)))
+            .collect();
         if work.is_empty() {
             return;
         }
@@ -309,51 +401,148 @@ impl Inner {
                 pending,
             })
             .collect();
-        let outcomes = self.router.deliver_many(&attempts).await;
-        for ((id, envelope, _, pending), outcomes) in work.iter().zip(outcomes) {
-            self.record(*id, envelope, pending, &outcomes);
+        let routed = self.router.deliver_many(&attempts).await;
+        for ((id, envelope, body, pending), routed) in work.iter().zip(routed) {
+            let outcomes = self.forward(*id, envelope, body, pending, routed).await;
+            let hosts = vec![None; outcomes.len()];
+            self.record(*id, envelope, body, pending, &outcomes, &hosts).await;
         }
     }
 
-    /// Notes what one attempt did for message `id`, and schedules its retry.
-    fn record(self: &Arc<Self>, id: u64, envelope: &Envelope, pending: &[usize], outcomes: &[Outcome]) {
+    /// One attempt of a message for other domains: a transaction per
+    /// destination domain, all at once.
+    async fn attempt_remote(self: &Arc<Self>, id: u64) {
+        let Some((envelope, body, pending)) = self.take(id) else { return };
+        let Some(outbound) = self.outbound.clone() else {
+            let outcomes =
+                vec![Outcome::Deferred("4.4.3 this node sends no mail to other domains".into()); pending.len()];
+            let hosts = vec![None; pending.len()];
+            self.record(id, &envelope, &body, &pending, &outcomes, &hosts).await;
+            return;
+        };
+        let mut by_domain: Vec<(String, Vec<usize>)> = Vec::new();
+        for &i in &pending {
+            let d = outbound::domain_of(&envelope.recipients[i].address);
+            match by_domain.iter_mut().find(|(name, _)| *name == d) {
+                Some((_, list)) => list.push(i),
+                None => by_domain.push((d, vec![i])),
+            }
+        }
+        let shared = Arc::new(envelope.clone());
+        let mut tasks = tokio::task::JoinSet::new();
+        for (domain, list) in by_domain {
+            let (outbound, envelope, body) = (outbound.clone(), shared.clone(), body.clone());
+            tasks.spawn(async move {
+                let (outcomes, host) = outbound.deliver(&domain, &envelope, &body, &list).await;
+                (list, outcomes, host)
+            });
+        }
+        let mut results: HashMap<usize, (Outcome, Option<String>)> = HashMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((list, outcomes, host)) => {
+                    for (i, o) in list.into_iter().zip(outcomes) {
+                        results.insert(i, (o, host.clone()));
+                    }
+                }
+                Err(e) => tracing::error!(id = %format_id(id), error = %e, "outbound: a delivery task failed"),
+            }
+        }
+        let (outcomes, hosts): (Vec<Outcome>, Vec<Option<String>>) = pending
+            .iter()
+            .map(|i| results.remove(i).unwrap_or((Outcome::Deferred("4.3.0 internal error".into()), None)))
+            .unzip();
+        self.record(id, &envelope, &body, &pending, &outcomes, &hosts).await;
+    }
+
+    /// Notes what one attempt did for message `id`: finished recipients,
+    /// their notifications, delay warnings, and the retry.
+    async fn record(
+        self: &Arc<Self>,
+        id: u64,
+        envelope: &Envelope,
+        body: &Arc<[u8]>,
+        pending: &[usize],
+        outcomes: &[Outcome],
+        hosts: &[Option<String>],
+    ) {
         let age = trace_age(envelope.arrived);
         let give_up = age >= self.config.give_up_after;
-        let mut finished_now = Vec::new();
+        let warn = self.config.delay_warning.is_some_and(|w| age >= w) && !give_up;
+        let warned_already: Vec<bool> = self.lock().get(&id).map(|e| e.warned.clone()).unwrap_or_default();
+        let mut plain_done = Vec::new();
+        let mut reports = Vec::new();
+        let mut delays = Vec::new();
         let mut deferred = None;
-        for (&i, outcome) in pending.iter().zip(outcomes) {
-            let rcpt = &envelope.recipients[i].address;
-            match outcome {
-                Outcome::Delivered => finished_now.push(i as u16),
+        for ((&i, outcome), host) in pending.iter().zip(outcomes).zip(hosts) {
+            let rcpt = &envelope.recipients[i];
+            let report = match outcome {
+                Outcome::Delivered | Outcome::Relayed => notify::success(rcpt, outcome, host),
                 Outcome::Failed(why) => {
-                    tracing::warn!(id = %format_id(id), %rcpt, reason = %why, "queue: undeliverable");
-                    finished_now.push(i as u16);
+                    tracing::warn!(id = %format_id(id), rcpt = %rcpt.address, reason = %why, "queue: undeliverable");
+                    notify::failure(envelope, rcpt, why, [5, 0, 0], host)
                 }
                 Outcome::Deferred(why) if give_up => {
-                    tracing::warn!(id = %format_id(id), %rcpt, reason = %why, "queue: given up after retrying");
-                    finished_now.push(i as u16);
+                    tracing::warn!(id = %format_id(id), rcpt = %rcpt.address, reason = %why, "queue: given up after retrying");
+                    notify::failure(envelope, rcpt, why, [4, 4, 7], host)
                 }
-                Outcome::Deferred(why) => deferred = Some(why.clone()),
+                Outcome::Deferred(why) => {
+                    deferred = Some(why.clone());
+                    if warn && !warned_already.get(i).copied().unwrap_or(true) {
+                        delays.extend(notify::delay(envelope, rcpt, why, host).map(|s| (i as u16, s)));
+                    }
+                    continue;
+                }
+            };
+            match report {
+                Some(status) => reports.push((i as u16, status)),
+                None => plain_done.push(i as u16),
+            }
+        }
+        // Notifications first: each is written with the link that marks
+        // its recipients, so a crash cannot lose one or send it twice.
+        let mut notified = Vec::new();
+        if !reports.is_empty() {
+            match self.notify(id, envelope, body, &reports, record::LinkKind::Notified).await {
+                Ok(()) => notified = reports.iter().map(|(i, _)| *i).collect(),
+                Err(e) => {
+                    tracing::error!(id = %format_id(id), error = %e, "queue: cannot write a delivery status notification; the recipients stay queued");
+                    deferred.get_or_insert_with(|| format!("4.3.0 notification not written: {e}"));
+                }
+            }
+        }
+        let mut warned_now = Vec::new();
+        if !delays.is_empty() {
+            match self.notify(id, envelope, body, &delays, record::LinkKind::Warned).await {
+                Ok(()) => warned_now = delays.iter().map(|(i, _)| *i).collect(),
+                Err(e) => tracing::error!(id = %format_id(id), error = %e, "queue: cannot write a delay warning"),
             }
         }
         let (all_done, attempts) = {
             let mut entries = self.lock();
             let Some(e) = entries.get_mut(&id) else { return };
-            for &i in &finished_now {
+            for &i in plain_done.iter().chain(&notified) {
                 if let Some(d) = e.done.get_mut(i as usize) {
                     *d = true;
                 }
             }
+            for &i in &warned_now {
+                if let Some(w) = e.warned.get_mut(i as usize) {
+                    *w = true;
+                }
+            }
             e.attempts += 1;
             e.last_error = deferred.clone();
+            e.in_flight = false;
             let all = e.done.iter().all(|d| *d);
+            let attempts = e.attempts;
             if all {
                 entries.remove(&id);
             }
-            (all, entries.get(&id).map_or(0, |e| e.attempts))
+            (all, attempts)
         };
-        if !finished_now.is_empty() {
-            self.spool.done(id, &finished_now, all_done);
+        if !plain_done.is_empty() || all_done {
+            self.spool.done(id, &plain_done, all_done);
         }
         if let Some(why) = deferred {
             let delay = backoff(&self.config, attempts);
@@ -363,7 +552,7 @@ impl Inner {
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 if let Some(me) = me.upgrade() {
-                    let _ = me.ready.send(id);
+                    me.schedule(id);
                 }
             });
         }

@@ -16,6 +16,13 @@ pub(crate) const MAX_RECORD: usize = 1 << 30;
 
 const KIND_MESSAGE: u8 = 1;
 const KIND_DONE: u8 = 2;
+/// A message made from another one (a forward's copy, a delivery status
+/// notification): the link to its parent, then a message record's payload.
+const KIND_DERIVED: u8 = 3;
+
+/// Bits of the envelope's flags byte.
+const FLAG_JUNK: u8 = 1;
+const FLAG_REMOTE: u8 = 2;
 
 /// DSN NOTIFY (RFC 3461 §4.1) as bits; 0 is "not given" (the default:
 /// FAILURE and DELAY).
@@ -39,7 +46,7 @@ pub struct EnvelopeRecipient {
     pub address: String,
     /// [`notify`] bits.
     pub notify: u8,
-    /// ORCPT (RFC 3461 §4.2), as given: `rfc822;bob@example.org`.
+    /// ORCPT (RFC 3461 §4.2): the original recipient's address, decoded.
     pub orcpt: Option<String>,
 }
 
@@ -62,6 +69,31 @@ pub struct Envelope {
     pub ret: Option<Ret>,
     /// A content filter called it spam: file it into Junk.
     pub junk: bool,
+    /// Every recipient is outside this platform: the message leaves over
+    /// SMTP (the outbound path) instead of going into an island.
+    pub remote: bool,
+}
+
+/// What writing a derived message does to its parent, in the same record
+/// (so a crash can never leave one without the other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// The copy for these recipients' outside forwards is made.
+    Forwarded = 1,
+    /// These recipients are finished: this is their notification (a
+    /// bounce, or a success notice).
+    Notified = 2,
+    /// These recipients' delay warning is sent.
+    Warned = 3,
+}
+
+/// A derived message's link to its parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub parent: u64,
+    pub kind: LinkKind,
+    /// Indexes into the parent's recipients.
+    pub recipients: Vec<u16>,
 }
 
 /// A record read back from a segment.
@@ -71,6 +103,7 @@ pub(crate) enum Record {
         id: u64,
         envelope: Envelope,
         body: Vec<u8>,
+        link: Option<Link>,
     },
     /// These recipients (indexes into the envelope's) are finished:
     /// delivered, or given up on and bounced.
@@ -105,11 +138,22 @@ fn frame(out: &mut [u8], start: usize) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// Appends a message record to `out`.
-pub(crate) fn encode_message(out: &mut Vec<u8>, id: u64, envelope: &Envelope, body: &[u8]) {
+/// Appends a message record to `out`; with `link`, a derived message.
+pub(crate) fn encode_message(out: &mut Vec<u8>, id: u64, envelope: &Envelope, body: &[u8], link: Option<&Link>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
-    out.push(KIND_MESSAGE);
+    match link {
+        None => out.push(KIND_MESSAGE),
+        Some(l) => {
+            out.push(KIND_DERIVED);
+            out.extend_from_slice(&l.parent.to_le_bytes());
+            out.push(l.kind as u8);
+            out.extend_from_slice(&(l.recipients.len() as u16).to_le_bytes());
+            for r in &l.recipients {
+                out.extend_from_slice(&r.to_le_bytes());
+            }
+        }
+    }
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&envelope.arrived.to_le_bytes());
     put_str(out, &envelope.sender);
@@ -119,7 +163,7 @@ pub(crate) fn encode_message(out: &mut Vec<u8>, id: u64, envelope: &Envelope, bo
         Some(Ret::Full) => 1,
         Some(Ret::Headers) => 2,
     });
-    out.push(u8::from(envelope.junk));
+    out.push(if envelope.junk { FLAG_JUNK } else { 0 } | if envelope.remote { FLAG_REMOTE } else { 0 });
     out.extend_from_slice(&(envelope.recipients.len() as u16).to_le_bytes());
     for r in &envelope.recipients {
         put_str(out, &r.address);
@@ -218,7 +262,21 @@ pub(crate) fn decode(buf: &[u8]) -> Decoded {
 fn parse(payload: &[u8]) -> Option<Record> {
     let mut c = Cursor { b: payload };
     match c.u8()? {
-        KIND_MESSAGE => {
+        kind @ (KIND_MESSAGE | KIND_DERIVED) => {
+            let link = if kind == KIND_DERIVED {
+                let parent = c.u64()?;
+                let kind = match c.u8()? {
+                    1 => LinkKind::Forwarded,
+                    2 => LinkKind::Notified,
+                    3 => LinkKind::Warned,
+                    _ => return None,
+                };
+                let n = c.u16()? as usize;
+                let recipients = (0..n).map(|_| c.u16()).collect::<Option<Vec<_>>>()?;
+                Some(Link { parent, kind, recipients })
+            } else {
+                None
+            };
             let id = c.u64()?;
             let arrived = c.u64()? as i64;
             let sender = c.str()?;
@@ -229,11 +287,11 @@ fn parse(payload: &[u8]) -> Option<Record> {
                 2 => Some(Ret::Headers),
                 _ => return None,
             };
-            let junk = match c.u8()? {
-                0 => false,
-                1 => true,
-                _ => return None,
-            };
+            let flags = c.u8()?;
+            if flags & !(FLAG_JUNK | FLAG_REMOTE) != 0 {
+                return None;
+            }
+            let (junk, remote) = (flags & FLAG_JUNK != 0, flags & FLAG_REMOTE != 0);
             let n = c.u16()? as usize;
             let mut recipients = Vec::with_capacity(n);
             for _ in 0..n {
@@ -247,7 +305,8 @@ fn parse(payload: &[u8]) -> Option<Record> {
             if !c.b.is_empty() {
                 return None;
             }
-            Some(Record::Message { id, envelope: Envelope { sender, recipients, arrived, envid, ret, junk }, body })
+            let envelope = Envelope { sender, recipients, arrived, envid, ret, junk, remote };
+            Some(Record::Message { id, envelope, body, link })
         }
         KIND_DONE => {
             let id = c.u64()?;
@@ -281,27 +340,42 @@ mod tests {
             envid: Some("QQ314159".into()),
             ret: Some(Ret::Headers),
             junk: true,
+            remote: false,
         }
     }
 
     #[test]
     fn message_and_done_round_trip() {
         let mut buf = Vec::new();
-        encode_message(&mut buf, 42, &envelope(), b"Subject: hi\r\n\r\nbody\r\n");
+        encode_message(&mut buf, 42, &envelope(), b"Subject: hi\r\n\r\nbody\r\n", None);
         let first = buf.len();
         encode_done(&mut buf, 42, &[1, 0]);
         let Decoded::Record(r, n) = decode(&buf) else { panic!("message record not decoded") };
         assert_eq!(n, first);
-        assert_eq!(r, Record::Message { id: 42, envelope: envelope(), body: b"Subject: hi\r\n\r\nbody\r\n".to_vec() });
+        assert_eq!(
+            r,
+            Record::Message { id: 42, envelope: envelope(), body: b"Subject: hi\r\n\r\nbody\r\n".to_vec(), link: None }
+        );
         let Decoded::Record(r, n) = decode(&buf[first..]) else { panic!("done record not decoded") };
         assert_eq!(n, buf.len() - first);
         assert_eq!(r, Record::Done { id: 42, recipients: vec![1, 0] });
     }
 
     #[test]
+    fn derived_messages_carry_their_link() {
+        let mut buf = Vec::new();
+        let env = Envelope { remote: true, junk: false, ..envelope() };
+        let link = Link { parent: 41, kind: LinkKind::Forwarded, recipients: vec![0, 1] };
+        encode_message(&mut buf, 43, &env, b"x", Some(&link));
+        let Decoded::Record(r, n) = decode(&buf) else { panic!("derived record not decoded") };
+        assert_eq!(n, buf.len());
+        assert_eq!(r, Record::Message { id: 43, envelope: env, body: b"x".to_vec(), link: Some(link) });
+    }
+
+    #[test]
     fn torn_and_damaged_records_are_detected() {
         let mut buf = Vec::new();
-        encode_message(&mut buf, 7, &envelope(), b"x");
+        encode_message(&mut buf, 7, &envelope(), b"x", None);
         for cut in 0..buf.len() {
             assert_eq!(decode(&buf[..cut]), Decoded::Incomplete, "cut at {cut}");
         }

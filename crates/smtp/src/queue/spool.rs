@@ -60,6 +60,10 @@ pub struct Spooled {
     pub body: Arc<[u8]>,
     /// Per recipient of the envelope: finished already.
     pub done: Vec<bool>,
+    /// Per recipient: the copy for its outside forwards is made.
+    pub forwarded: Vec<bool>,
+    /// Per recipient: its delay warning is sent.
+    pub warned: Vec<bool>,
 }
 
 /// The queue id as people see it (logs, `atoll queue`).
@@ -120,11 +124,7 @@ impl Spool {
             .spawn(move || writer.run(rx))
             .map_err(io_err("start writer thread", &dir))?;
         let spool = Spool { tx, next_id: Arc::new(AtomicU64::new(next_id)), dir };
-        let pending = scan
-            .pending
-            .into_iter()
-            .map(|m| Spooled { id: m.id, envelope: m.envelope, body: m.body.into(), done: m.done })
-            .collect();
+        let pending = scan.pending.into_iter().map(ScannedMessage::into_spooled).collect();
         Ok((spool, pending))
     }
 
@@ -139,10 +139,17 @@ impl Spool {
     }
 
     /// Writes message `id` (from [`Spool::new_id`]) and returns once it is
-    /// on stable storage.
-    pub async fn append(&self, id: u64, envelope: &Envelope, body: &[u8]) -> Result<(), SpoolError> {
+    /// on stable storage. With `link`, the message is derived from another
+    /// one, and what the link says about that one holds from the same write.
+    pub async fn append(
+        &self,
+        id: u64,
+        envelope: &Envelope,
+        body: &[u8],
+        link: Option<&record::Link>,
+    ) -> Result<(), SpoolError> {
         let mut bytes = Vec::with_capacity(body.len() + 256);
-        record::encode_message(&mut bytes, id, envelope, body);
+        record::encode_message(&mut bytes, id, envelope, body, link);
         let (reply, done) = oneshot::channel();
         self.tx.send(Op::Message { id, bytes, reply }).map_err(|_| SpoolError::Stopped)?;
         match done.await {
@@ -301,6 +308,29 @@ struct ScannedMessage {
     envelope: Envelope,
     body: Vec<u8>,
     done: Vec<bool>,
+    forwarded: Vec<bool>,
+    warned: Vec<bool>,
+}
+
+impl ScannedMessage {
+    fn into_spooled(self) -> Spooled {
+        Spooled {
+            id: self.id,
+            envelope: self.envelope,
+            body: self.body.into(),
+            done: self.done,
+            forwarded: self.forwarded,
+            warned: self.warned,
+        }
+    }
+}
+
+fn mark(bits: &mut [bool], recipients: &[u16]) {
+    for &r in recipients {
+        if let Some(b) = bits.get_mut(r as usize) {
+            *b = true;
+        }
+    }
 }
 
 struct Scan {
@@ -313,11 +343,7 @@ struct Scan {
 /// Reads every segment of the spool in `dir` without changing anything:
 /// what `atoll queue list` shows when no server runs.
 pub fn read(dir: &Path) -> Result<Vec<Spooled>, SpoolError> {
-    Ok(scan(dir)?
-        .pending
-        .into_iter()
-        .map(|m| Spooled { id: m.id, envelope: m.envelope, body: m.body.into(), done: m.done })
-        .collect())
+    Ok(scan(dir)?.pending.into_iter().map(ScannedMessage::into_spooled).collect())
 }
 
 fn scan(dir: &Path) -> Result<Scan, SpoolError> {
@@ -350,18 +376,27 @@ fn scan(dir: &Path) -> Result<Scan, SpoolError> {
                 Decoded::Record(r, n) => {
                     at += n;
                     match r {
-                        Record::Message { id, envelope, body } => {
+                        Record::Message { id, envelope, body, link } => {
                             max_id = max_id.max(id);
-                            let done = vec![false; envelope.recipients.len()];
-                            messages.insert(id, ScannedMessage { id, segment: number, envelope, body, done });
+                            let n = envelope.recipients.len();
+                            let (done, forwarded, warned) = (vec![false; n], vec![false; n], vec![false; n]);
+                            let m = ScannedMessage { id, segment: number, envelope, body, done, forwarded, warned };
+                            messages.insert(id, m);
+                            // The parent was written earlier, so it is known
+                            // here unless it is finished and gone.
+                            if let Some(link) = link
+                                && let Some(p) = messages.get_mut(&link.parent)
+                            {
+                                match link.kind {
+                                    record::LinkKind::Forwarded => mark(&mut p.forwarded, &link.recipients),
+                                    record::LinkKind::Notified => mark(&mut p.done, &link.recipients),
+                                    record::LinkKind::Warned => mark(&mut p.warned, &link.recipients),
+                                }
+                            }
                         }
                         Record::Done { id, recipients } => {
                             if let Some(m) = messages.get_mut(&id) {
-                                for r in recipients {
-                                    if let Some(d) = m.done.get_mut(r as usize) {
-                                        *d = true;
-                                    }
-                                }
+                                mark(&mut m.done, &recipients);
                             }
                         }
                     }
@@ -388,7 +423,7 @@ mod tests {
 
     async fn put(spool: &Spool, env: Envelope, body: &[u8]) -> u64 {
         let id = spool.new_id();
-        spool.append(id, &env, body).await.unwrap();
+        spool.append(id, &env, body, None).await.unwrap();
         id
     }
 
@@ -400,7 +435,31 @@ mod tests {
             envid: None,
             ret: None,
             junk: false,
+            remote: false,
         }
+    }
+
+    #[tokio::test]
+    async fn a_derived_message_marks_its_parent_in_the_same_write() {
+        use crate::queue::record::{Link, LinkKind};
+        let tmp = tempfile::tempdir().unwrap();
+        let (spool, _) = Spool::open(tmp.path(), DEFAULT_SEGMENT_SIZE).unwrap();
+        let parent = put(&spool, envelope(3), b"parent").await;
+        for (kind, recipients) in
+            [(LinkKind::Forwarded, vec![0]), (LinkKind::Notified, vec![1]), (LinkKind::Warned, vec![2])]
+        {
+            let id = spool.new_id();
+            let link = Link { parent, kind, recipients };
+            spool.append(id, &Envelope { remote: true, ..envelope(1) }, b"child", Some(&link)).await.unwrap();
+        }
+        drop(spool);
+        let (_, pending) = Spool::open(tmp.path(), DEFAULT_SEGMENT_SIZE).unwrap();
+        assert_eq!(pending.len(), 4, "the parent and its three children");
+        let p = pending.iter().find(|m| m.id == parent).unwrap();
+        assert_eq!(p.forwarded, [true, false, false]);
+        assert_eq!(p.done, [false, true, false]);
+        assert_eq!(p.warned, [false, false, true]);
+        assert!(pending.iter().filter(|m| m.id != parent).all(|m| m.envelope.remote && &*m.body == b"child"));
     }
 
     #[tokio::test]
@@ -491,7 +550,7 @@ mod tests {
         seg.sort();
         let last = seg.iter().rev().find(|p| std::fs::metadata(p).unwrap().len() > 0).unwrap().clone();
         let mut partial = Vec::new();
-        record::encode_message(&mut partial, a + 1, &envelope(1), b"never acknowledged");
+        record::encode_message(&mut partial, a + 1, &envelope(1), b"never acknowledged", None);
         partial.truncate(partial.len() / 2);
         OpenOptions::new().append(true).open(&last).unwrap().write_all(&partial).unwrap();
 
