@@ -1,9 +1,10 @@
 //! Getting in: STARTTLS (RFC 9051 §6.2.1), LOGIN (§6.2.3) and
-//! AUTHENTICATE PLAIN (§6.2.2, RFC 4616) with SASL-IR (RFC 4959).
+//! AUTHENTICATE PLAIN (§6.2.2, RFC 4616, decoded by `atoll-sasl`) with
+//! SASL-IR (RFC 4959).
 //! Passwords are refused on a cleartext connection unless the
 //! configuration allows it, and every failure waits before its answer.
 
-use base64::Engine;
+use atoll_sasl::{Exchange, Mechanism, Step};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite};
 
 use crate::session::{CmdResult, Next, Session, User};
@@ -52,62 +53,57 @@ pub(super) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin + Send>(
     mechanism: &str,
     initial: Option<String>,
 ) -> CmdResult {
-    if mechanism != "PLAIN" {
+    // Only PLAIN is offered: LOGIN (the command) covers the clients that
+    // would use the LOGIN mechanism.
+    let Ok(mechanism @ Mechanism::Plain) = Mechanism::parse(mechanism) else {
         s.tagged(tag, "NO", "[CANNOT] unsupported authentication mechanism");
         return Ok(Next::Continue);
-    }
+    };
     if !may_send_password(s) {
         s.tagged(tag, "NO", "[PRIVACYREQUIRED] authentication is disabled until STARTTLS");
         return Ok(Next::Continue);
     }
-    let response = match initial {
-        Some(r) => r,
-        None => {
-            s.out.extend_from_slice(b"+ \r\n");
-            s.flush().await?;
-            let mut line = Vec::new();
-            let limit = s.inner.config.max_line_length as u64;
-            let read = tokio::time::timeout(s.inner.config.login_timeout, async {
-                use tokio::io::AsyncReadExt;
-                (&mut s.io).take(limit).read_until(b'\n', &mut line).await
-            })
-            .await;
-            match read {
-                Ok(Ok(0)) | Err(_) => return Ok(Next::Close),
-                Ok(Err(e)) => return Err(e),
-                Ok(Ok(_)) => {}
-            }
-            let text = String::from_utf8_lossy(&line).trim_end().to_string();
-            if text == "*" {
-                // RFC 9051 §6.2.2: the client cancelled.
-                s.tagged(tag, "BAD", "authentication cancelled");
-                return Ok(Next::Continue);
-            }
-            text
+    let (mut exchange, mut step) = match Exchange::start(mechanism, initial.as_deref()) {
+        Ok(started) => started,
+        Err(e) => return refuse(s, tag, &e),
+    };
+    let credentials = loop {
+        let challenge = match step {
+            Step::Done(c) => break c,
+            Step::Challenge(challenge) => challenge,
+        };
+        s.out.extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
+        s.flush().await?;
+        let mut line = Vec::new();
+        let limit = s.inner.config.max_line_length as u64;
+        let read = tokio::time::timeout(s.inner.config.login_timeout, async {
+            use tokio::io::AsyncReadExt;
+            (&mut s.io).take(limit).read_until(b'\n', &mut line).await
+        })
+        .await;
+        match read {
+            Ok(Ok(0)) | Err(_) => return Ok(Next::Close),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(_)) => {}
         }
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        step = match exchange.respond(&text) {
+            Ok(step) => step,
+            Err(e) => return refuse(s, tag, &e),
+        };
     };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(response.as_bytes()) else {
-        s.tagged(tag, "BAD", "invalid base64 in the SASL response");
-        return Ok(Next::Continue);
-    };
-    // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
-    let parts: Vec<&[u8]> = decoded.split(|&b| b == 0).collect();
-    let [authzid, authcid, password] = parts.as_slice() else {
-        s.tagged(tag, "BAD", "malformed PLAIN response");
-        return Ok(Next::Continue);
-    };
-    let (Ok(authzid), Ok(authcid), Ok(password)) =
-        (std::str::from_utf8(authzid), std::str::from_utf8(authcid), std::str::from_utf8(password))
-    else {
-        s.tagged(tag, "BAD", "PLAIN response is not UTF-8");
-        return Ok(Next::Continue);
-    };
-    if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(authcid) {
+    if !credentials.acts_as_self() {
         s.tagged(tag, "NO", "[AUTHORIZATIONFAILED] acting as another user is not allowed");
         return Ok(Next::Continue);
     }
-    let (authcid, password) = (authcid.to_string(), password.to_string());
-    log_in(s, tag, &authcid, &password).await
+    log_in(s, tag, &credentials.authcid, &credentials.password).await
+}
+
+/// A response that ended the exchange: RFC 9051 §6.2.2 answers a cancel
+/// and a malformed response with BAD.
+fn refuse<S: AsyncRead + AsyncWrite + Unpin + Send>(s: &mut Session<S>, tag: &str, e: &atoll_sasl::Error) -> CmdResult {
+    s.tagged(tag, "BAD", &e.to_string());
+    Ok(Next::Continue)
 }
 
 async fn log_in<S: AsyncRead + AsyncWrite + Unpin + Send>(
