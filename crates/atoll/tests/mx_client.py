@@ -6,9 +6,12 @@ for crates/atoll/tests/mx.rs.
         One session: EHLO, STARTTLS if "starttls" is true (the certificate
         is self-signed: not verified), EHLO again, then one transaction.
         SPEC_JSON: {"from": "...", "rcpts": ["..."], "message": "...",
-                    "starttls": bool, "mail_options": [...]}
-        Prints JSON: {"features": {...}, "tls": bool, "mail": [code, text],
-                      "rcpt": [[code, text], ...], "data": [code, text]}
+                    "starttls": bool, "ssl": bool (implicit TLS),
+                    "auth": [user, password, "PLAIN"|"LOGIN"],
+                    "mail_options": [...]}
+        Prints JSON: {"features": {...}, "tls": bool, "auth": [code, text],
+                      "mail": [code, text], "rcpt": [[code, text], ...],
+                      "data": [code, text]}
 
     mx_client.py PORT flood COUNT THREADS
         COUNT messages with Subject "flood-N" to ann@example.org over
@@ -28,21 +31,42 @@ def text(b):
     return b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
 
 
+def insecure_context():
+    # The test servers' certificates are self-signed.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def send(port, spec):
     out = {}
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    if spec.get("ssl"):
+        s = smtplib.SMTP_SSL("127.0.0.1", port, timeout=30, context=insecure_context())
+    else:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30)
     try:
         s.ehlo("client.example.net")
-        out["tls"] = False
+        out["tls"] = bool(spec.get("ssl"))
         if spec.get("starttls"):
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            code, msg = s.starttls(context=ctx)
+            code, msg = s.starttls(context=insecure_context())
             out["starttls"] = [code, text(msg)]
             out["tls"] = True
             s.ehlo("client.example.net")
         out["features"] = dict(s.esmtp_features)
+        if spec.get("auth"):
+            user, password, mechanism = spec["auth"]
+            s.user, s.password = user, password
+            method = s.auth_plain if mechanism == "PLAIN" else s.auth_login
+            try:
+                code, msg = s.auth(mechanism, method, initial_response_ok=(mechanism == "PLAIN"))
+            except smtplib.SMTPAuthenticationError as e:
+                code, msg = e.smtp_code, e.smtp_error
+            except smtplib.SMTPNotSupportedError:
+                code, msg = 0, b"AUTH not offered"
+            out["auth"] = [code, text(msg)]
+            if code != 235:
+                return out
         code, msg = s.mail(spec["from"], spec.get("mail_options", []))
         out["mail"] = [code, text(msg)]
         out["rcpt"] = []

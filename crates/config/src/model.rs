@@ -16,6 +16,7 @@ pub struct Config {
     pub listen: Listen,
     pub lmtp: Lmtp,
     pub mx: Mx,
+    pub submission: Submission,
     pub queue: Queue,
     pub outbound: Outbound,
     pub filters: Filters,
@@ -253,6 +254,42 @@ impl Default for Mx {
             max_recipients: 1000,
             timeout: Duration::from_secs(300),
             max_connections_per_ip: 20,
+        }
+    }
+}
+
+/// Message submission (`submission` role, RFC 6409): the platform's users
+/// sending mail, on `listen.submission` (STARTTLS) and
+/// `listen.submissions` (implicit TLS).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Submission {
+    #[serde(with = "crate::size")]
+    pub max_message_size: u64,
+    pub max_recipients: u32,
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+    /// Recipients one user may send to per hour; 0 for no limit.
+    pub rate_limit: u32,
+    /// Passwords before STARTTLS; for tests and trusted networks only.
+    pub allow_plaintext_auth: bool,
+    /// The wait before answering a failed AUTH.
+    #[serde(with = "crate::duration")]
+    pub auth_failure_delay: Duration,
+    /// Store a copy of every sent message in the sender's Sent mailbox.
+    pub save_sent: bool,
+}
+
+impl Default for Submission {
+    fn default() -> Self {
+        Submission {
+            max_message_size: 50 << 20,
+            max_recipients: 100,
+            timeout: Duration::from_secs(300),
+            rate_limit: 500,
+            allow_plaintext_auth: false,
+            auth_failure_delay: Duration::from_secs(2),
+            save_sent: false,
         }
     }
 }

@@ -115,6 +115,16 @@ pub fn validate(c: &Config) -> Vec<Problem> {
             bad(key("timeout"), "must be more than zero".into());
         }
     }
+    if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&c.submission.max_message_size) {
+        bad("submission.max_message_size".into(), "must be between 1K and 1G".into());
+    }
+    // RFC 5321 §4.5.3.1.8 holds for submission too.
+    if c.submission.max_recipients < 100 {
+        bad("submission.max_recipients".into(), "must be at least 100 (RFC 5321 section 4.5.3.1.8)".into());
+    }
+    if c.submission.timeout.as_secs() == 0 {
+        bad("submission.timeout".into(), "must be at least one second".into());
+    }
     if c.queue.workers == 0 {
         bad("queue.workers".into(), "must be at least 1".into());
     }

@@ -396,3 +396,38 @@ mod tests {
         }
     }
 }
+
+/// The addresses (`local@domain`) of every mailbox in the header fields
+/// called `name` of a message's top-level header, for checks such as
+/// "is this From one of the sender's addresses". Groups contribute their
+/// members; a mailbox without a domain is left out.
+pub fn header_addresses(message: &[u8], name: &str) -> Vec<String> {
+    let block = &message[..crate::header::header_len(message)];
+    let header = crate::header::split(block);
+    let mut out = Vec::new();
+    for field in header.fields.iter().filter(|f| f.is(name)) {
+        for item in parse_list(&crate::header::unfolded(field.value)) {
+            if let Item::Mailbox(m) = item
+                && m.host != MISSING_DOMAIN
+                && m.mailbox != MISSING_MAILBOX
+            {
+                out.push(format!("{}@{}", String::from_utf8_lossy(&m.mailbox), String::from_utf8_lossy(&m.host)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod header_address_tests {
+    use super::header_addresses;
+
+    #[test]
+    fn from_addresses_of_a_message() {
+        let m = b"From: \"Ann, A.\" <ann@example.org>, bob@example.net (Bob)\r\nTo: team: c@x.org;\r\nSubject: x\r\n\r\nFrom: body@evil.org\r\n";
+        assert_eq!(header_addresses(m, "from"), ["ann@example.org", "bob@example.net"]);
+        assert_eq!(header_addresses(m, "To"), ["c@x.org"]);
+        assert!(header_addresses(m, "Sender").is_empty());
+        assert!(header_addresses(b"From: undisclosed\r\n\r\n", "From").is_empty());
+    }
+}

@@ -29,6 +29,7 @@ mod transfer;
 
 use serde::{Deserialize, Serialize};
 
+pub use address::header_addresses;
 pub use binary::encode_binary_parts;
 pub use header::header_len;
 pub use imap_syntax::ImapBytes;

@@ -12,7 +12,7 @@
 //!
 //! - [`client`]: the SMTP/LMTP client for mail that leaves this node.
 //!
-//! Submission will live here too.
+//! - [`submission`]: authenticated message submission (RFC 6409).
 //!
 //! Parsing of commands and of the DATA/BDAT byte streams is smtp-proto's;
 //! the state machines, the replies and every decision are ours. No SQL
@@ -30,6 +30,7 @@ pub mod queue;
 mod recipient;
 pub mod reply;
 mod session;
+pub mod submission;
 pub mod trace;
 
 pub use atoll_net::{Shutdown, ShutdownTrigger, shutdown_channel};
@@ -38,3 +39,4 @@ pub use lmtp::{Lmtp, LmtpConfig};
 pub use mx::{Mx, MxConfig};
 pub use queue::{Queue, QueueConfig, Router};
 pub use reply::Reply;
+pub use submission::{Submission, SubmissionConfig};

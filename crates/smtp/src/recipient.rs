@@ -28,21 +28,40 @@ pub(crate) async fn destinations(
     not_local: Reply,
     service: &'static str,
 ) -> Result<Arc<Resolution>, Reply> {
-    let resolution = match directory.resolve(address).await {
-        Ok(r) => r,
-        Err(atoll_directory::Error::InvalidAddress(..)) => return Err(BAD_ADDRESS),
+    let resolution = resolve(directory, address, service).await?;
+    match refusal(&resolution) {
+        Some(r) => Err(r),
+        None if matches!(*resolution, Resolution::NotLocal) => Err(not_local),
+        None => Ok(resolution),
+    }
+}
+
+/// What the directory says about `address`; Err only when it cannot say
+/// (bad syntax, directory down).
+pub(crate) async fn resolve(
+    directory: &Directory,
+    address: &str,
+    service: &'static str,
+) -> Result<Arc<Resolution>, Reply> {
+    match directory.resolve(address).await {
+        Ok(r) => Ok(r),
+        Err(atoll_directory::Error::InvalidAddress(..)) => Err(BAD_ADDRESS),
         Err(e) => {
             tracing::warn!(rcpt = %address, error = %e, "{service}: directory lookup failed");
-            return Err(DIRECTORY_DOWN);
+            Err(DIRECTORY_DOWN)
         }
-    };
-    match &*resolution {
-        Resolution::Deliver { .. } => Ok(resolution),
-        Resolution::Unknown => Err(NO_SUCH_USER),
-        Resolution::NotLocal => Err(not_local),
-        Resolution::Suspended { .. } => Err(DISABLED),
-        Resolution::Loop { .. } => Err(LOOP),
-        Resolution::Undeliverable { .. } => Err(UNDELIVERABLE),
+    }
+}
+
+/// The reply that refuses a local address the directory cannot deliver
+/// to; None for a deliverable one and for one outside our domains.
+pub(crate) fn refusal(resolution: &Resolution) -> Option<Reply> {
+    match resolution {
+        Resolution::Deliver { .. } | Resolution::NotLocal => None,
+        Resolution::Unknown => Some(NO_SUCH_USER),
+        Resolution::Suspended { .. } => Some(DISABLED),
+        Resolution::Loop { .. } => Some(LOOP),
+        Resolution::Undeliverable { .. } => Some(UNDELIVERABLE),
     }
 }
 

@@ -84,15 +84,21 @@ pub fn greeting(hostname: &str, text: &str, out: &mut Vec<u8>) {
 
 /// The answer to EHLO or LHLO (RFC 5321 §4.1.1.1, RFC 2033 §4.1): the
 /// hostname, then one line per extension in `capabilities` (smtp-proto's
-/// `EXT_*` bits); `size` is the SIZE limit (RFC 1870), 0 for none given.
-pub fn hello(hostname: &str, capabilities: u32, size: usize, out: &mut Vec<u8>) {
+/// `EXT_*` bits); `mechanisms` are the SASL mechanisms (`AUTH_*` bits) for
+/// an AUTH line (RFC 4954 §3), 0 for none; `size` is the SIZE limit
+/// (RFC 1870), 0 for none given.
+pub fn hello(hostname: &str, mut capabilities: u32, mechanisms: u64, size: usize, out: &mut Vec<u8>) {
     let hostname = clean(hostname);
+    if mechanisms != 0 {
+        capabilities |= smtp_proto::EXT_AUTH;
+    }
     if capabilities == 0 {
         out.extend_from_slice(format!("250 {hostname}\r\n").as_bytes());
         return;
     }
     let mut r = EhloResponse::new(hostname.as_str());
     r.capabilities = capabilities;
+    r.auth_mechanisms = mechanisms;
     r.size = size;
     let mut lines = Vec::new();
     // Writing into a Vec cannot fail.
@@ -143,7 +149,7 @@ mod tests {
 
         let mut out = Vec::new();
         let caps = EXT_PIPELINING | EXT_ENHANCED_STATUS_CODES | EXT_8BIT_MIME | EXT_SIZE | EXT_CHUNKING;
-        hello("store1", caps, 52_428_800, &mut out);
+        hello("store1", caps, 0, 52_428_800, &mut out);
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.split_terminator("\r\n").collect();
         assert_eq!(lines[0], "250-store1");
@@ -154,7 +160,14 @@ mod tests {
         assert!(lines[lines.len() - 1].starts_with("250 "), "{text}");
 
         let mut out = Vec::new();
-        hello("store1", 0, 0, &mut out);
+        hello("store1", 0, 0, 0, &mut out);
         assert_eq!(out, b"250 store1\r\n");
+
+        // RFC 4954 §3: the AUTH line lists the mechanisms.
+        let mut out = Vec::new();
+        hello("sub1", EXT_PIPELINING, smtp_proto::AUTH_PLAIN | smtp_proto::AUTH_LOGIN, 0, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("250-AUTH ") || text.contains("250 AUTH "), "{text}");
+        assert!(text.contains("PLAIN") && text.contains("LOGIN"), "{text}");
     }
 }

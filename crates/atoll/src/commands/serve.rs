@@ -15,7 +15,7 @@ use atoll_config::{Config, Role};
 use atoll_directory::Directory;
 use atoll_imap::{Imap, ImapConfig};
 use atoll_net::TlsAcceptor;
-use atoll_smtp::{Lmtp, LmtpConfig, Mx, MxConfig, Queue, QueueConfig, Shutdown};
+use atoll_smtp::{Lmtp, LmtpConfig, Mx, MxConfig, Queue, QueueConfig, Shutdown, Submission, SubmissionConfig};
 use atoll_store::Island;
 use axum::Router;
 use axum::extract::State;
@@ -112,11 +112,16 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         }
     }
     let mut queue = None;
-    if cfg.has_role(Role::Mx) {
+    if cfg.has_role(Role::Mx) || cfg.has_role(Role::Submission) {
+        queue = Some(start_queue(cfg, &dir, &islands)?);
+    }
+    if let (true, Some(q)) = (cfg.has_role(Role::Mx), &queue) {
         let tls = tls_acceptor(cfg)?;
-        let (tasks, q) = start_mx(cfg, &dir, &islands, tls, stopping.clone()).await?;
-        servers.extend(tasks);
-        queue = Some(q);
+        servers.extend(start_mx(cfg, &dir, &islands, q.clone(), tls, stopping.clone()).await?);
+    }
+    if let (true, Some(q)) = (cfg.has_role(Role::Submission), &queue) {
+        let tls = tls_acceptor(cfg)?;
+        servers.extend(start_submission(cfg, &dir, &islands, q.clone(), tls, stopping.clone()).await?);
     }
 
     tokio::spawn(heartbeat(dir.clone(), cfg.node.name.clone(), cfg.node.heartbeat, shared.clone()));
@@ -189,15 +194,9 @@ async fn start_lmtp(
     Ok(tasks)
 }
 
-/// Starts the node's queue and the MX listeners (`listen.smtp`). The queue
-/// delivers in-process into the islands this node serves.
-async fn start_mx(
-    cfg: &Config,
-    dir: &Directory,
-    islands: &[Island],
-    tls: TlsAcceptor,
-    stopping: Shutdown,
-) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Queue)> {
+/// Starts the node's queue: it delivers in-process into the islands this
+/// node serves, over LMTP into the others, and over SMTP to other domains.
+fn start_queue(cfg: &Config, dir: &Directory, islands: &[Island]) -> anyhow::Result<Queue> {
     let spool = cfg.node.data_dir.join("spool");
     let queue_config = QueueConfig {
         node: cfg.node.name.clone(),
@@ -217,8 +216,19 @@ async fn start_mx(
         cfg.node.heartbeat.saturating_mul(3).max(Duration::from_secs(10)),
     );
     let router = atoll_smtp::Router::new(dir.clone(), islands.iter().cloned()).with_handover(handover);
-    let queue = Queue::start(&spool, queue_config, router, Some(outbound(cfg)))
-        .with_context(|| format!("cannot open the queue in {}", spool.display()))?;
+    Queue::start(&spool, queue_config, router, Some(outbound(cfg)))
+        .with_context(|| format!("cannot open the queue in {}", spool.display()))
+}
+
+/// Starts the MX listeners (`listen.smtp`) in front of the queue.
+async fn start_mx(
+    cfg: &Config,
+    dir: &Directory,
+    islands: &[Island],
+    queue: Queue,
+    tls: TlsAcceptor,
+    stopping: Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let config = MxConfig {
         hostname: cfg.node.name.clone(),
         max_message_size: usize::try_from(cfg.mx.max_message_size).unwrap_or(usize::MAX),
@@ -247,7 +257,52 @@ async fn start_mx(
     if tasks.is_empty() && !cfg.listen.smtp.is_empty() {
         anyhow::bail!("could not listen on any smtp address ({})", cfg.listen.smtp.join(", "));
     }
-    Ok((tasks, queue))
+    Ok(tasks)
+}
+
+/// Starts submission (`listen.submission` with STARTTLS,
+/// `listen.submissions` with implicit TLS) in front of the queue.
+async fn start_submission(
+    cfg: &Config,
+    dir: &Directory,
+    islands: &[Island],
+    queue: Queue,
+    tls: TlsAcceptor,
+    stopping: Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let s = &cfg.submission;
+    let config = SubmissionConfig {
+        hostname: cfg.node.name.clone(),
+        max_message_size: usize::try_from(s.max_message_size).unwrap_or(usize::MAX),
+        max_recipients: s.max_recipients as usize,
+        timeout: s.timeout,
+        rate_limit: s.rate_limit,
+        allow_plaintext_auth: s.allow_plaintext_auth,
+        auth_failure_delay: s.auth_failure_delay,
+        save_sent: s.save_sent,
+        ..SubmissionConfig::default()
+    };
+    let submission = Submission::new(config, dir.clone(), islands.iter().cloned(), queue, Some(tls), None);
+    let mut tasks = Vec::new();
+    for (addrs, implicit) in [(&cfg.listen.submission, false), (&cfg.listen.submissions, true)] {
+        for addr in addrs {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    tracing::info!(%addr, implicit_tls = implicit, "submission listening");
+                    let (submission, stopping) = (submission.clone(), stopping.clone());
+                    tasks.push(tokio::spawn(async move {
+                        submission.serve(listener, stopping, SHUTDOWN_GRACE, implicit).await
+                    }));
+                }
+                Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
+            }
+        }
+    }
+    let wanted = cfg.listen.submission.len() + cfg.listen.submissions.len();
+    if tasks.is_empty() && wanted > 0 {
+        anyhow::bail!("could not listen on any submission address");
+    }
+    Ok(tasks)
 }
 
 /// A listening address as other nodes can reach it: a wildcard IP is

@@ -50,6 +50,18 @@ pub enum Cmd {
     Quota { address: String, size: String },
     /// Import accounts from a CSV file with a header row
     Import(super::user_import::Args),
+    /// An account's preferences (such as send_as, the addresses it may
+    /// submit mail as besides its own)
+    #[command(subcommand)]
+    Pref(PrefCmd),
+}
+
+#[derive(Subcommand)]
+pub enum PrefCmd {
+    /// Set a preference
+    Set { address: String, name: String, value: String },
+    /// Show an account's preferences
+    Show { address: String },
 }
 
 fn row(a: &Account) -> Vec<String> {
@@ -122,6 +134,20 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
             done(ctx, &format!("quota of {} set to {}", address.to_lowercase(), show_size(bytes)));
         }
         Cmd::Import(args) => super::user_import::run(ctx, &dir, args).await?,
+        Cmd::Pref(PrefCmd::Set { address, name, value }) => {
+            dir.set_preference(&address, &name, &value).await?;
+            done(ctx, &format!("preference {name} of {} set", address.to_lowercase()));
+        }
+        Cmd::Pref(PrefCmd::Show { address }) => {
+            let prefs = dir.preferences(&address).await?;
+            #[derive(serde::Serialize)]
+            struct Pref {
+                name: String,
+                value: String,
+            }
+            let rows: Vec<Pref> = prefs.into_iter().map(|(name, value)| Pref { name, value }).collect();
+            print(ctx, &rows, &["name", "value"], |p| vec![p.name.clone(), p.value.clone()])?;
+        }
     }
     Ok(())
 }

@@ -54,6 +54,36 @@ impl EnvelopeRecipient {
     pub fn new(address: impl Into<String>) -> EnvelopeRecipient {
         EnvelopeRecipient { address: address.into(), notify: 0, orcpt: None }
     }
+
+    /// A recipient as RCPT TO gave it, with its DSN parameters (RFC 3461
+    /// §4.1, §4.2).
+    pub fn from_rcpt(r: smtp_proto::RcptTo<String>) -> EnvelopeRecipient {
+        let mut bits = 0;
+        for (flag, bit) in [
+            (smtp_proto::RCPT_NOTIFY_NEVER, notify::NEVER),
+            (smtp_proto::RCPT_NOTIFY_SUCCESS, notify::SUCCESS),
+            (smtp_proto::RCPT_NOTIFY_FAILURE, notify::FAILURE),
+            (smtp_proto::RCPT_NOTIFY_DELAY, notify::DELAY),
+        ] {
+            if r.flags & flag != 0 {
+                bits |= bit;
+            }
+        }
+        EnvelopeRecipient { address: r.address, notify: bits, orcpt: r.orcpt }
+    }
+}
+
+impl Ret {
+    /// RET from MAIL FROM's flags (RFC 3461 §4.3).
+    pub fn from_mail_flags(flags: u64) -> Option<Ret> {
+        if flags & smtp_proto::MAIL_RET_FULL != 0 {
+            Some(Ret::Full)
+        } else if flags & smtp_proto::MAIL_RET_HDRS != 0 {
+            Some(Ret::Headers)
+        } else {
+            None
+        }
+    }
 }
 
 /// Everything about a message but its bytes.

@@ -54,13 +54,12 @@ impl<P: Protocol, S: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, P, S> {
                 self.reply(&Reply::with_text(BYE.code, BYE.status, format!("{host} {}", BYE.text)));
                 return Flow::Quit;
             }
+            Request::Auth { mechanism, initial_response } => return self.auth(mechanism, initial_response).await,
             // Known to SMTP, not offered: EXPN would tell list members to
-            // anyone (RFC 5321 §7.3), AUTH belongs to submission.
-            Request::Auth { .. }
-            | Request::Expn { .. }
-            | Request::Etrn { .. }
-            | Request::Atrn { .. }
-            | Request::Burl { .. } => self.reply(&NOT_IMPLEMENTED),
+            // anyone (RFC 5321 §7.3).
+            Request::Expn { .. } | Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+                self.reply(&NOT_IMPLEMENTED)
+            }
         }
         Flow::Continue
     }
@@ -73,9 +72,10 @@ impl<P: Protocol, S: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, P, S> {
         let (hostname, limits) = (self.protocol.hostname(), self.protocol.limits());
         if extended {
             let caps = self.protocol.extensions(&self.client);
-            reply::hello(hostname, caps, limits.max_message_size, &mut self.out);
+            let mechanisms = if self.client.user.is_some() { 0 } else { self.offered_mechanisms() };
+            reply::hello(hostname, caps, mechanisms, limits.max_message_size, &mut self.out);
         } else {
-            reply::hello(hostname, 0, 0, &mut self.out);
+            reply::hello(hostname, 0, 0, 0, &mut self.out);
         }
     }
 
@@ -112,6 +112,7 @@ impl<P: Protocol, S: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, P, S> {
             return false;
         }
         self.client.tls = true;
+        self.client.user = None;
         self.client.helo = None;
         self.client.extended = false;
         self.tx = None;

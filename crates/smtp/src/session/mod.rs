@@ -13,9 +13,11 @@
 //! - `mod.rs` (this file): reading, writing, and what the next bytes are;
 //! - `commands.rs`: the commands outside a message (greetings, RSET,
 //!   NOOP, VRFY, HELP, QUIT, STARTTLS);
+//! - `auth.rs`: AUTH and its SASL exchange (submission);
 //! - `transaction.rs`: MAIL, RCPT, DATA, BDAT and the end of a message;
 //! - `protocol.rs`: what LMTP and the MX decide for themselves.
 
+mod auth;
 mod commands;
 pub(crate) mod protocol;
 mod transaction;
@@ -53,6 +55,8 @@ enum Mode {
     /// A BDAT chunk that is thrown away; `refused` is the reply once it is
     /// read (None: the message grew too large, answered as such).
     BdatDiscard { receiver: DummyDataReceiver, is_last: bool, refused: Option<Reply> },
+    /// A SASL response line (AUTH, RFC 4954 §4).
+    Auth(Box<auth::Pending>),
 }
 
 /// Whether to go on after a step.
@@ -188,6 +192,7 @@ impl<'a, P: Protocol, S: AsyncRead + AsyncWrite + Unpin + Send> Session<'a, P, S
                     }
                 }
             }
+            Mode::Auth(pending) => return self.auth_input(*pending, bytes).await,
             Mode::SkipLine => {
                 let rest = bytes.as_slice();
                 match rest.iter().position(|&b| b == b'\n') {

@@ -40,6 +40,9 @@ pub(crate) struct Client {
     pub(crate) extended: bool,
     /// The connection is TLS (implicit or after STARTTLS).
     pub(crate) tls: bool,
+    /// Who authenticated (AUTH, RFC 4954): the account's address.
+    pub(crate) user: Option<String>,
+    pub(crate) failed_auths: u32,
 }
 
 /// From MAIL to the end of the message (or RSET).
@@ -68,6 +71,29 @@ pub(crate) trait Protocol: Send + Sync {
     /// For STARTTLS, when offered.
     fn tls(&self) -> Option<&TlsAcceptor> {
         None
+    }
+
+    /// The SASL mechanisms (smtp-proto's `AUTH_*` bits) this server takes;
+    /// 0: AUTH is not a command here.
+    fn sasl_mechanisms(&self) -> u64 {
+        0
+    }
+
+    /// Whether passwords are taken only over TLS (then AUTH is offered
+    /// only after STARTTLS, RFC 4954 §4 and RFC 8314).
+    fn auth_needs_tls(&self) -> bool {
+        true
+    }
+
+    /// Checks a password login: the authenticated address, or the reply
+    /// that refuses it (after whatever delay the server imposes).
+    fn authenticate(
+        &self,
+        client: &Client,
+        credentials: &atoll_sasl::Credentials,
+    ) -> impl Future<Output = Result<String, Reply>> + Send {
+        let _ = (client, credentials);
+        async { Err(Reply::new(502, [5, 5, 1], "command not implemented")) }
     }
 
     /// MAIL FROM, after the session's own checks (sequence, SIZE, BODY).
