@@ -26,6 +26,7 @@ atoll_testkit::engine_tests!(
     audit_log_records_every_change,
     concurrent_alias_changes,
     migrations_are_idempotent,
+    dkim_keys,
 );
 
 fn mailbox(r: &Resolution) -> Vec<String> {
@@ -45,6 +46,35 @@ fn mailbox(r: &Resolution) -> Vec<String> {
 
 async fn resolve(dir: &atoll_directory::Directory, a: &str) -> Vec<String> {
     mailbox(&dir.resolve_uncached(a).await.unwrap())
+}
+
+async fn dkim_keys(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let d = &t.dir;
+    d.add_domain("example.org").await.unwrap();
+    d.add_domain("example.net").await.unwrap();
+    assert!(d.signing_key("example.org").await.unwrap().is_none());
+    d.add_dkim_key("Example.ORG", "sel1", "rsa-sha256", "AAAA").await.unwrap();
+    assert!(matches!(d.add_dkim_key("example.org", "SEL1", "rsa-sha256", "BBBB").await, Err(Error::Duplicate(_))));
+    assert!(matches!(d.add_dkim_key("example.org", "bad sel", "rsa-sha256", "x").await, Err(Error::InvalidName(..))));
+    assert!(matches!(d.add_dkim_key("example.org", "s", "dsa", "x").await, Err(Error::Invalid(_))));
+    assert!(matches!(d.add_dkim_key("nowhere.test", "s", "rsa-sha256", "x").await, Err(Error::UnknownDomain(_))));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    d.add_dkim_key("example.org", "sel2", "ed25519-sha256", "CCCC").await.unwrap();
+    d.add_dkim_key("example.net", "net", "rsa-sha256", "DDDD").await.unwrap();
+    // The newest key signs.
+    let k = d.signing_key("example.org").await.unwrap().unwrap();
+    assert_eq!((k.selector.as_str(), k.algorithm.as_str(), k.private_key.as_str()), ("sel2", "ed25519-sha256", "CCCC"));
+    assert!(!format!("{k:?}").contains("CCCC"), "the key never shows in Debug");
+    let all: Vec<(String, String)> =
+        d.dkim_keys(None).await.unwrap().into_iter().map(|k| (k.domain, k.selector)).collect();
+    assert_eq!(all.len(), 3, "{all:?}");
+    d.remove_dkim_key("example.org", "sel2").await.unwrap();
+    assert_eq!(d.signing_key("example.org").await.unwrap().unwrap().selector, "sel1");
+    assert!(matches!(d.remove_dkim_key("example.org", "sel2").await, Err(Error::Invalid(_))));
+    // Keys go with their domain.
+    d.remove_domain("example.net").await.unwrap();
+    assert_eq!(d.dkim_keys(None).await.unwrap().len(), 1);
 }
 
 async fn domains(engine: Engine) {
