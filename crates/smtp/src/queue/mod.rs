@@ -433,17 +433,25 @@ impl Inner {
         for (domain, list) in by_domain {
             let (outbound, envelope, body) = (outbound.clone(), shared.clone(), body.clone());
             tasks.spawn(async move {
+                let Some(permit) = outbound.permit(&domain).await else {
+                    let n = list.len();
+                    return (list, vec![Outcome::Deferred("4.3.0 shutting down".into()); n], None, None);
+                };
                 let (outcomes, host) = outbound.deliver(&domain, &envelope, &body, &list).await;
-                (list, outcomes, host)
+                (list, outcomes, host, Some(permit))
             });
         }
         let mut results: HashMap<usize, (Outcome, Option<String>)> = HashMap::new();
+        // The destinations' slots are given back only once the outcome is
+        // recorded (see `outbound::Permit`).
+        let mut permits = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((list, outcomes, host)) => {
+                Ok((list, outcomes, host, permit)) => {
                     for (i, o) in list.into_iter().zip(outcomes) {
                         results.insert(i, (o, host.clone()));
                     }
+                    permits.extend(permit);
                 }
                 Err(e) => tracing::error!(id = %format_id(id), error = %e, "outbound: a delivery task failed"),
             }
@@ -453,6 +461,7 @@ impl Inner {
             .map(|i| results.remove(i).unwrap_or((Outcome::Deferred("4.3.0 internal error".into()), None)))
             .unzip();
         self.record(id, &envelope, &body, &pending, &outcomes, &hosts).await;
+        drop(permits);
     }
 
     /// Notes what one attempt did for message `id`: finished recipients,
@@ -542,7 +551,15 @@ impl Inner {
             (all, attempts)
         };
         if !plain_done.is_empty() || all_done {
-            self.spool.done(id, &plain_done, all_done);
+            if envelope.remote {
+                // Another domain's server has these now; a crash before
+                // this record is on disk would send them again.
+                if let Err(e) = self.spool.done_durable(id, &plain_done, all_done).await {
+                    tracing::error!(id = %format_id(id), error = %e, "queue: cannot record a delivery");
+                }
+            } else {
+                self.spool.done(id, &plain_done, all_done);
+            }
         }
         if let Some(why) = deferred {
             let delay = backoff(&self.config, attempts);

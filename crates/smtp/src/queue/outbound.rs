@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use atoll_net::{TlsConnector, opportunistic_connector};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::deliver::Outcome;
 use super::record::Envelope;
@@ -86,8 +86,17 @@ pub struct Outbound {
 struct OutboundInner {
     config: OutboundConfig,
     tls: TlsConnector,
-    total: Semaphore,
+    total: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// A connection slot to a destination (and one of the total). Kept until
+/// the queue has recorded what the transaction did, so that the next
+/// transaction to that destination starts only when a crash can no longer
+/// make this one be sent again.
+pub struct Permit {
+    _domain: OwnedSemaphorePermit,
+    _total: OwnedSemaphorePermit,
 }
 
 /// The domain of an address (after the last `@`: a quoted local part may
@@ -105,7 +114,7 @@ struct Target {
 
 impl Outbound {
     pub fn new(config: OutboundConfig) -> Outbound {
-        let total = Semaphore::new(config.max_connections.max(1));
+        let total = Arc::new(Semaphore::new(config.max_connections.max(1)));
         Outbound {
             inner: Arc::new(OutboundInner {
                 config,
@@ -116,9 +125,24 @@ impl Outbound {
         }
     }
 
+    /// A connection slot for `domain`; waits while the destination or the
+    /// total is at its limit. None when the outbound path is closing.
+    pub async fn permit(&self, domain: &str) -> Option<Permit> {
+        let limit = {
+            let mut map = self.inner.per_domain.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(domain.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.inner.config.per_destination.max(1))))
+                .clone()
+        };
+        let d = limit.acquire_owned().await.ok()?;
+        let t = self.inner.total.clone().acquire_owned().await.ok()?;
+        Some(Permit { _domain: d, _total: t })
+    }
+
     /// Sends `body` to `recipients` (indexes into the envelope's), all of
-    /// one `domain`. One outcome per recipient, in order; the second value
-    /// names the server that answered.
+    /// one `domain`, holding a [`Permit`] for it. One outcome per
+    /// recipient, in order; the second value names the server that
+    /// answered.
     pub async fn deliver(
         &self,
         domain: &str,
@@ -127,15 +151,6 @@ impl Outbound {
         recipients: &[usize],
     ) -> (Vec<Outcome>, Option<String>) {
         let all = |o: Outcome| (vec![o; recipients.len()], None);
-        let limit = {
-            let mut map = self.inner.per_domain.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(domain.to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.inner.config.per_destination.max(1))))
-                .clone()
-        };
-        let (Ok(_domain_permit), Ok(_permit)) = (limit.acquire().await, self.inner.total.acquire().await) else {
-            return all(Outcome::Deferred("4.3.0 the outbound path is shutting down".into()));
-        };
         let targets = match self.targets(domain).await {
             Ok(t) => t,
             Err(o) => return all(o),

@@ -76,8 +76,18 @@ pub fn parse_id(s: &str) -> Option<u64> {
 }
 
 enum Op {
-    Message { id: u64, bytes: Vec<u8>, reply: oneshot::Sender<Result<(), String>> },
-    Done { id: u64, bytes: Vec<u8>, finished: bool },
+    Message {
+        id: u64,
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// `reply`, when given, hears once the record is on stable storage.
+    Done {
+        id: u64,
+        bytes: Vec<u8>,
+        finished: bool,
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
 }
 
 /// Handle on the spool; cheap to clone. Dropping every handle stops the
@@ -167,7 +177,22 @@ impl Spool {
         record::encode_done(&mut bytes, id, recipients);
         // A stopped writer means the node is going down; the message is
         // then delivered again after the restart, and stored once.
-        let _ = self.tx.send(Op::Done { id, bytes, finished });
+        let _ = self.tx.send(Op::Done { id, bytes, finished, reply: None });
+    }
+
+    /// Like [`Spool::done`], but returns once the record is on stable
+    /// storage: for deliveries that a retry would repeat (mail handed to
+    /// another domain's server cannot be taken back).
+    pub async fn done_durable(&self, id: u64, recipients: &[u16], finished: bool) -> Result<(), SpoolError> {
+        let mut bytes = Vec::with_capacity(16 + 2 * recipients.len());
+        record::encode_done(&mut bytes, id, recipients);
+        let (reply, synced) = oneshot::channel();
+        self.tx.send(Op::Done { id, bytes, finished, reply: Some(reply) }).map_err(|_| SpoolError::Stopped)?;
+        match synced.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SpoolError::Write(e)),
+            Err(_) => Err(SpoolError::Stopped),
+        }
     }
 }
 
@@ -217,11 +242,12 @@ impl Writer {
                         *self.segments.entry(segment).or_default() += 1;
                         waiters.push(reply);
                     }
-                    Op::Done { id, bytes, finished: all } => {
+                    Op::Done { id, bytes, finished: all, reply } => {
                         buf.extend_from_slice(&bytes);
                         if all {
                             finished.push(id);
                         }
+                        waiters.extend(reply);
                     }
                 }
                 if buf.len() < BATCH_BYTES {
