@@ -1,11 +1,14 @@
-//! Test harness shared by the crates that hold SQL: one fresh database per
-//! test on each engine. SQLite is a temporary file; PostgreSQL, MariaDB and
-//! the Galera cluster are the real servers that `scripts/db env` starts
-//! (scripts/test does), named by ATOLL_TEST_POSTGRES_URL,
-//! ATOLL_TEST_MYSQL_URL and ATOLL_TEST_GALERA_URLS. In CI
-//! (ATOLL_TEST_REQUIRE_ENGINES=1 or CI=true) a missing server fails the test;
-//! elsewhere the test says so and passes.
+//! Test harness shared by the crates and the end-to-end tests: one fresh
+//! database per test on each engine, and a test DNS server ([`dnsmasq`]).
+//!
+//! SQLite is a temporary file; PostgreSQL, MariaDB and the Galera cluster
+//! are the real servers that `scripts/db env` starts (scripts/test does),
+//! named by ATOLL_TEST_POSTGRES_URL, ATOLL_TEST_MYSQL_URL and
+//! ATOLL_TEST_GALERA_URLS. In CI (ATOLL_TEST_REQUIRE_ENGINES=1 or CI=true)
+//! a missing server or program fails the test; elsewhere the test says so
+//! and passes.
 
+pub mod dnsmasq;
 pub mod rng;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,6 +38,16 @@ fn missing<T>(what: &str) -> Option<T> {
         panic!("{what} is not set: the server is missing (scripts/test starts it with scripts/db)");
     }
     eprintln!("skipping: {what} is not set (run the suite with scripts/test)");
+    None
+}
+
+/// An outside program the test needs is not installed: a failure in CI,
+/// a note and a pass elsewhere.
+pub(crate) fn program_missing<T>(what: &str) -> Option<T> {
+    if required() {
+        panic!("{what} is not installed (scripts/setup installs it)");
+    }
+    eprintln!("skipping: {what} is not installed (scripts/setup installs it)");
     None
 }
 
