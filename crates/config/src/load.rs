@@ -70,6 +70,7 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "lmtp" => read(&section, value, &mut config.lmtp, &mut problems),
             "mx" => read(&section, value, &mut config.mx, &mut problems),
             "submission" => read(&section, value, &mut config.submission, &mut problems),
+            "dns" => read(&section, value, &mut config.dns, &mut problems),
             "queue" => read(&section, value, &mut config.queue, &mut problems),
             "outbound" => read(&section, value, &mut config.outbound, &mut problems),
             "filters" => read(&section, value, &mut config.filters, &mut problems),
@@ -81,7 +82,7 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, lmtp, mx, submission, queue, outbound, filters, greylist, imap, store, tls, log)"
+                         passwords, listen, lmtp, mx, submission, dns, queue, outbound, filters, greylist, imap, store, tls, log)"
                     .to_string(),
             }),
         }

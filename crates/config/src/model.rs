@@ -17,6 +17,7 @@ pub struct Config {
     pub lmtp: Lmtp,
     pub mx: Mx,
     pub submission: Submission,
+    pub dns: Dns,
     pub queue: Queue,
     pub outbound: Outbound,
     pub filters: Filters,
@@ -245,6 +246,8 @@ pub struct Mx {
     pub timeout: Duration,
     /// Open connections from one client address; 0 for no limit.
     pub max_connections_per_ip: u32,
+    /// Reverse DNS, SPF, DKIM and DMARC: `[mx.authentication]`.
+    pub authentication: MxAuthentication,
 }
 
 impl Default for Mx {
@@ -254,6 +257,7 @@ impl Default for Mx {
             max_recipients: 1000,
             timeout: Duration::from_secs(300),
             max_connections_per_ip: 20,
+            authentication: MxAuthentication::default(),
         }
     }
 }
@@ -291,6 +295,78 @@ impl Default for Submission {
             auth_failure_delay: Duration::from_secs(2),
             save_sent: false,
         }
+    }
+}
+
+/// What the MX checks about where a message comes from, reported in an
+/// Authentication-Results header (RFC 8601). Every check is on by default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MxAuthentication {
+    /// The client's forward-confirmed reverse DNS name, looked up once per
+    /// connection (iprev); also what greylisting's host-name entries and
+    /// the Received line see.
+    pub iprev: bool,
+    /// SPF (RFC 7208) for MAIL FROM, or for HELO when MAIL FROM is `<>`.
+    pub spf: bool,
+    /// DKIM (RFC 6376), every signature.
+    pub dkim: bool,
+    /// DMARC (RFC 7489) for the From domain; needs `spf` and `dkim`.
+    pub dmarc: bool,
+    /// A DMARC failure under the domain's `p=reject`: "reject" (550 5.7.1
+    /// at the end of DATA, RFC 7489 §6.7) or "record" (header only).
+    pub dmarc_reject: String,
+    /// A DMARC failure under `p=quarantine`: "junk" (filed into the
+    /// recipients' Junk mailbox) or "record".
+    pub dmarc_quarantine: String,
+}
+
+impl Default for MxAuthentication {
+    fn default() -> Self {
+        MxAuthentication {
+            iprev: true,
+            spf: true,
+            dkim: true,
+            dmarc: true,
+            dmarc_reject: "reject".into(),
+            dmarc_quarantine: "junk".into(),
+        }
+    }
+}
+
+/// The node's DNS resolver, used by the MX's checks and by delivery.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Dns {
+    /// Recursive name servers, `"192.0.2.53"` (port 53) or
+    /// `"127.0.0.1:5353"`, `"[2001:db8::53]:53"`. Empty: the servers in
+    /// the system's /etc/resolv.conf.
+    pub nameservers: Vec<String>,
+    /// How long one query may take before it counts as failed.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Dns { nameservers: Vec::new(), timeout: Duration::from_secs(5) }
+    }
+}
+
+impl Dns {
+    /// The name servers as socket addresses (port 53 when none is given).
+    pub fn nameserver_addrs(&self) -> Result<Vec<std::net::SocketAddr>, String> {
+        self.nameservers
+            .iter()
+            .map(|s| {
+                let s = s.trim();
+                s.parse::<std::net::SocketAddr>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                    .map_err(|_| {
+                        format!("{s:?} is not an address or address:port (write IPv6 with a port as \"[::1]:53\")")
+                    })
+            })
+            .collect()
     }
 }
 

@@ -94,6 +94,25 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     if c.mx.timeout.as_secs() == 0 {
         bad("mx.timeout".into(), "must be at least one second".into());
     }
+    let auth = &c.mx.authentication;
+    if auth.dmarc && !(auth.spf && auth.dkim) {
+        bad("mx.authentication.dmarc".into(), "needs spf and dkim (DMARC is decided on their results)".into());
+    }
+    if !["reject", "record"].contains(&auth.dmarc_reject.as_str()) {
+        bad("mx.authentication.dmarc_reject".into(), format!("{:?}: expected reject or record", auth.dmarc_reject));
+    }
+    if !["junk", "record"].contains(&auth.dmarc_quarantine.as_str()) {
+        bad(
+            "mx.authentication.dmarc_quarantine".into(),
+            format!("{:?}: expected junk or record", auth.dmarc_quarantine),
+        );
+    }
+    if let Err(e) = c.dns.nameserver_addrs() {
+        bad("dns.nameservers".into(), e);
+    }
+    if c.dns.timeout.is_zero() || c.dns.timeout > std::time::Duration::from_secs(60) {
+        bad("dns.timeout".into(), "must be more than zero and at most 1m".into());
+    }
     if !["tag", "junk", "reject"].contains(&c.filters.spam.as_str()) {
         bad("filters.spam".into(), format!("{:?}: expected tag, junk or reject", c.filters.spam));
     }

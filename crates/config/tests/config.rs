@@ -261,3 +261,49 @@ fn filters_and_greylist_settings() {
         "{err}"
     );
 }
+
+#[test]
+fn dns_and_mx_authentication_settings() {
+    let d = Config::default();
+    assert!(d.dns.nameservers.is_empty(), "the system's resolv.conf by default");
+    assert_eq!(d.dns.timeout.as_secs(), 5);
+    let a = &d.mx.authentication;
+    assert!(a.iprev && a.spf && a.dkim && a.dmarc);
+    assert_eq!((a.dmarc_reject.as_str(), a.dmarc_quarantine.as_str()), ("reject", "junk"));
+
+    let c = from_str(
+        "[dns]\nnameservers = [\"127.0.0.1:5353\", \"192.0.2.53\", \"[::1]:53\"]\ntimeout = \"2s\"\n\
+         [mx.authentication]\ndmarc_reject = \"record\"\ndmarc_quarantine = \"record\"\niprev = false\n",
+        "c.toml",
+    )
+    .unwrap();
+    let addrs: Vec<String> = c.dns.nameserver_addrs().unwrap().iter().map(ToString::to_string).collect();
+    assert_eq!(addrs, ["127.0.0.1:5353", "192.0.2.53:53", "[::1]:53"]);
+    assert_eq!(c.dns.timeout.as_secs(), 2);
+    assert!(!c.mx.authentication.iprev);
+    assert_eq!(c.mx.authentication.dmarc_reject, "record");
+    let shown = toml::to_string(&c).unwrap();
+    assert_eq!(from_str(&shown, "shown.toml").unwrap(), c);
+
+    let err = from_str(
+        "[dns]\nnameservers = [\"ns1.example.org\"]\ntimeout = \"0s\"\n\
+         [mx.authentication]\nspf = false\ndmarc_reject = \"bounce\"\ndmarc_quarantine = \"spam\"\n",
+        "c.toml",
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "mx.authentication.dmarc",
+            "mx.authentication.dmarc_reject",
+            "mx.authentication.dmarc_quarantine",
+            "dns.nameservers",
+            "dns.timeout"
+        ],
+        "{err}"
+    );
+    assert!(err.to_string().contains("\"ns1.example.org\" is not an address"), "{err}");
+    let err = from_str("[mx.authentication]\nspf_check = true\n", "c.toml").unwrap_err();
+    assert!(err.to_string().contains("mx.authentication.spf_check: unknown key"), "{err}");
+}
