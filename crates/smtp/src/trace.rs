@@ -38,6 +38,8 @@ pub fn return_path(sender: &str) -> String {
 pub struct Received<'a> {
     /// The name the client gave in HELO/EHLO/LHLO.
     pub helo: &'a str,
+    /// The client's host name as reverse DNS confirmed it, if looked up.
+    pub hostname: Option<&'a str>,
     pub peer: Option<IpAddr>,
     /// This server's name.
     pub by: &'a str,
@@ -50,8 +52,9 @@ pub struct Received<'a> {
 
 impl Received<'_> {
     /// The header, folded, CRLF included:
-    /// `Received: from <helo> ([<ip>]) by <host> (atoll) with LMTP id <id>; <date>`
-    /// (RFC 5321 §4.4; the address is an address-literal, `[IPv6:…]` for IPv6).
+    /// `Received: from <helo> (<hostname> [<ip>]) by <host> (atoll) with LMTP id <id>; <date>`
+    /// (RFC 5321 §4.4: the TCP-info is the verified host name, when there
+    /// is one, and the address-literal, `[IPv6:…]` for IPv6).
     pub fn header(&self) -> String {
         let peer = match self.peer {
             Some(IpAddr::V4(ip)) => format!("[{ip}]"),
@@ -60,6 +63,10 @@ impl Received<'_> {
                 None => format!("[IPv6:{ip}]"),
             },
             None => "unknown".to_string(),
+        };
+        let peer = match self.hostname {
+            Some(name) => format!("{} {peer}", domain_safe(name)),
+            None => peer,
         };
         format!(
             "Received: from {} ({peer})\r\n\tby {} (atoll) with {} id {};\r\n\t{}\r\n",
@@ -95,6 +102,7 @@ mod tests {
     fn received_line() {
         let r = Received {
             helo: "mx1.example.org",
+            hostname: None,
             peer: Some("192.0.2.7".parse().unwrap()),
             by: "store1",
             protocol: "LMTP",
@@ -110,6 +118,13 @@ mod tests {
         let h = r.header();
         assert!(h.starts_with("Received: from evil???X-Injected:?1 ([IPv6:2001:db8::1])\r\n"), "{h}");
         assert_eq!(h.matches("\r\n").count(), 3);
+        let r = Received {
+            helo: "client",
+            hostname: Some("mail.example.net"),
+            peer: Some("192.0.2.7".parse().unwrap()),
+            ..r
+        };
+        assert!(r.header().starts_with("Received: from client (mail.example.net [192.0.2.7])\r\n"), "{}", r.header());
         assert_eq!(return_path(""), "Return-Path: <>\r\n");
         assert_eq!(return_path("a@b\r\nX: y"), "Return-Path: <a@b??X: y>\r\n");
     }

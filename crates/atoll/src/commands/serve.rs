@@ -240,7 +240,11 @@ async fn start_mx(
     if let Some(g) = &greylist {
         tokio::spawn(greylist_cleanup(g.clone()));
     }
-    let mx = Mx::new(config, dir.clone(), islands.iter().cloned(), queue.clone(), Some(tls), filters(cfg)?, greylist);
+    let mut mx =
+        Mx::new(config, dir.clone(), islands.iter().cloned(), queue.clone(), Some(tls), filters(cfg)?, greylist);
+    if let Some(auth) = authentication(cfg, &resolver(cfg)?) {
+        mx = mx.with_authentication(auth);
+    }
     let mut tasks = Vec::new();
     for addr in &cfg.listen.smtp {
         match TcpListener::bind(addr).await {
@@ -329,6 +333,39 @@ fn outbound(cfg: &Config) -> atoll_smtp::queue::Outbound {
     config.client.command_timeout = o.command_timeout;
     config.client.data_timeout = o.command_timeout.saturating_mul(2);
     atoll_smtp::queue::Outbound::new(config)
+}
+
+/// The node's DNS resolver from `[dns]`: every DNS user of the node
+/// shares this one (servers, options, cache).
+fn resolver(cfg: &Config) -> anyhow::Result<atoll_dns::Resolver> {
+    let nameservers = cfg.dns.nameserver_addrs().map_err(|e| anyhow::anyhow!("dns.nameservers: {e}"))?;
+    let config = atoll_dns::DnsConfig { nameservers, timeout: cfg.dns.timeout };
+    atoll_dns::Resolver::new(&config).context("dns")
+}
+
+/// The MX's reverse DNS, SPF, DKIM and DMARC from `[mx.authentication]`;
+/// None when every check is off.
+fn authentication(cfg: &Config, resolver: &atoll_dns::Resolver) -> Option<atoll_smtp::mx::Authentication> {
+    use atoll_smtp::mx::{Authentication, AuthenticationConfig, DmarcAction};
+    let a = &cfg.mx.authentication;
+    if !(a.iprev || a.spf || a.dkim || a.dmarc) {
+        return None;
+    }
+    let action = |s: &str| match s {
+        "reject" => DmarcAction::Reject,
+        "junk" => DmarcAction::Junk,
+        _ => DmarcAction::Record,
+    };
+    let config = AuthenticationConfig {
+        iprev: a.iprev,
+        spf: a.spf,
+        dkim: a.dkim,
+        dmarc: a.dmarc,
+        dmarc_reject: action(&a.dmarc_reject),
+        dmarc_quarantine: action(&a.dmarc_quarantine),
+    };
+    tracing::info!(iprev = a.iprev, spf = a.spf, dkim = a.dkim, dmarc = a.dmarc, "mail authentication on");
+    Some(Authentication::new(config, resolver.clone()))
 }
 
 /// Greylisting from `[greylist]`, when enabled.

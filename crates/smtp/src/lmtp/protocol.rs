@@ -69,6 +69,7 @@ impl Protocol for Inner {
 fn with_trace(inner: &Inner, client: &Client, sender: &str, body: Vec<u8>, id: &str) -> Vec<u8> {
     let received = Received {
         helo: client.helo.as_deref().unwrap_or(""),
+        hostname: None,
         peer: client.peer,
         by: &inner.config.hostname,
         protocol: "LMTP",

@@ -10,10 +10,16 @@
 //!   of connections per client address;
 //! - `protocol.rs`: the MX's side of the shared session state machine
 //!   (`crate::session`): extensions, and the message into the queue;
-//! - `rcpt.rs`: recipient checks through the directory.
+//! - `rcpt.rs`: recipient checks through the directory;
+//! - `authentication.rs`: reverse DNS at connect, and SPF, DKIM and DMARC
+//!   after DATA; `auth_results.rs`: the Authentication-Results header.
 
+mod auth_results;
+mod authentication;
 mod protocol;
 mod rcpt;
+
+pub use authentication::{Authentication, AuthenticationConfig, DmarcAction};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -80,6 +86,9 @@ pub(crate) struct Inner {
     pub(crate) filters: Filters,
     /// Asked at RCPT, after the directory accepted the recipient.
     pub(crate) greylist: Option<Greylist>,
+    /// Reverse DNS at connect, SPF/DKIM/DMARC after DATA (None: none of
+    /// it, and no Authentication-Results header).
+    pub(crate) authentication: Option<Authentication>,
     connections: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -103,8 +112,30 @@ impl Mx {
         };
         let islands = islands.into_iter().map(|i| (i.name().to_string(), i)).collect();
         let connections = Mutex::new(HashMap::new());
-        let inner = Inner { config, limits, directory, islands, queue, tls, filters, greylist, connections };
+        let inner = Inner {
+            config,
+            limits,
+            directory,
+            islands,
+            queue,
+            tls,
+            filters,
+            greylist,
+            authentication: None,
+            connections,
+        };
         Mx { inner: Arc::new(inner) }
+    }
+
+    /// Turns on the checks of where mail comes from (reverse DNS, SPF,
+    /// DKIM, DMARC). Called while setting the MX up, before it serves.
+    pub fn with_authentication(mut self, authentication: Authentication) -> Mx {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.authentication = Some(authentication),
+            // The MX was cloned already: a mistake in the set-up code.
+            None => tracing::error!("smtp: authentication set on an MX that is already serving; not used"),
+        }
+        self
     }
 
     pub fn queue(&self) -> &Queue {
@@ -138,7 +169,13 @@ impl Mx {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        Session::new(&*self.inner, Stream::Plain(stream), peer, shutdown).run().await
+        // Once per connection, before the greeting (RFC 8601 §2.7.3 iprev;
+        // the name is also what greylisting and the Received line use).
+        let reverse = match (&self.inner.authentication, peer) {
+            (Some(auth), Some(ip)) => auth.reverse_dns(ip).await,
+            _ => None,
+        };
+        Session::new(&*self.inner, Stream::Plain(stream), peer, shutdown).with_reverse(reverse).run().await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The MX's side of the shared session: what it offers after EHLO, and
-//! what happens to a complete message: trace header, loop check, then the
-//! queue, and 250 only once the queue has it on stable storage.
+//! what happens to a complete message: loop check, trace header, SPF/DKIM/
+//! DMARC (`authentication.rs`), content filters, then the queue, and 250
+//! only once the queue has it on stable storage.
 
 use smtp_proto::{
     EXT_8BIT_MIME, EXT_CHUNKING, EXT_DSN, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
@@ -8,7 +9,7 @@ use smtp_proto::{
     RCPT_NOTIFY_SUCCESS, RcptTo,
 };
 
-use super::Inner;
+use super::{Inner, auth_results};
 use crate::queue::{Envelope, EnvelopeRecipient, Ret, format_id, record::notify};
 use crate::reply::Reply;
 use crate::session::{Client, Dialect, Limits, Protocol, Transaction};
@@ -87,24 +88,47 @@ impl Inner {
         };
         let received = Received {
             helo: client.helo.as_deref().unwrap_or(""),
+            hostname: client.hostname(),
             peer: client.peer,
             by: &self.config.hostname,
             protocol,
             id: &qid,
             time: trace::now_epoch(),
         };
-        let header = received.header();
-        let mut body = Vec::with_capacity(header.len() + tx.body.len());
-        body.extend_from_slice(header.as_bytes());
+        let mut header = received.header();
         let mut junk = false;
+        // The message as the client sent it, without what only we may say.
+        let mut message = std::borrow::Cow::Borrowed(&tx.body[..]);
+        if let Some(auth) = &self.authentication {
+            let verdict = auth.check(&self.config.hostname, client, &tx.mail.address, &tx.body).await;
+            tracing::info!(
+                id = %qid,
+                sender = %tx.mail.address,
+                results = %verdict.header.trim_end().replace("\r\n\t", " "),
+                "smtp: authentication"
+            );
+            if let Some(reply) = verdict.reply {
+                tracing::info!(id = %qid, sender = %tx.mail.address, reply = %reply, "smtp: refused by DMARC policy");
+                return reply;
+            }
+            junk = verdict.junk;
+            header.push_str(&verdict.header);
+            // RFC 8601 §5: results under our authserv-id that arrived from
+            // outside are forged.
+            if let std::borrow::Cow::Owned(m) = auth_results::remove_forged(&message, &self.config.hostname) {
+                message = std::borrow::Cow::Owned(m);
+            }
+        }
+        let mut body = Vec::with_capacity(header.len() + message.len());
+        body.extend_from_slice(header.as_bytes());
         if self.filters.is_empty() {
-            body.extend_from_slice(&tx.body);
+            body.extend_from_slice(&message);
         } else {
             // Verdict headers from outside would pass for ours.
-            body.extend_from_slice(&strip_spam_headers(&tx.body));
+            body.extend_from_slice(&strip_spam_headers(&message));
             let scan = crate::filter::Envelope {
                 client_ip: client.peer,
-                client_hostname: None,
+                client_hostname: client.hostname().map(str::to_string),
                 helo: client.helo.clone(),
                 mail_from: tx.mail.address.clone(),
                 rcpt_to: tx.recipients.iter().map(|(r, ())| r.address.clone()).collect(),
@@ -127,7 +151,7 @@ impl Inner {
                 tagged.extend_from_slice(&body[header.len()..]);
                 body = tagged;
             }
-            junk = decision.junk;
+            junk |= decision.junk;
         }
 
         let mail = tx.mail;

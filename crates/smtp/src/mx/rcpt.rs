@@ -21,7 +21,7 @@ impl Inner {
     /// keeps spam out, it must not keep mail out.
     pub(crate) async fn greylisted(&self, client: &Client, sender: &str, rcpt: &str) -> Result<(), Reply> {
         let (Some(greylist), Some(ip)) = (&self.greylist, client.peer) else { return Ok(()) };
-        match greylist.check(crate::trace::now_epoch(), ip, None, sender, rcpt).await {
+        match greylist.check(crate::trace::now_epoch(), ip, client.hostname(), sender, rcpt).await {
             Ok(Decision::Pass(why)) => {
                 tracing::debug!(%ip, %sender, %rcpt, ?why, "smtp: greylisting passed");
                 Ok(())

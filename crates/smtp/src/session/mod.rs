@@ -91,6 +91,13 @@ impl<'a, P: Protocol, S: AsyncRead + AsyncWrite + Unpin + Send> Session<'a, P, S
         Session { protocol, stream, shutdown, out: Vec::new(), client, tx: None, mode: Mode::Command }
     }
 
+    /// Sets what reverse DNS said about the client (the MX's lookup at
+    /// connect).
+    pub(crate) fn with_reverse(mut self, reverse: Option<Result<atoll_dns::ReverseName, atoll_dns::DnsError>>) -> Self {
+        self.client.reverse = reverse;
+        self
+    }
+
     pub(crate) async fn run(mut self) -> Result<()> {
         if self.shutdown.is_fired() {
             self.reply(&SHUTTING_DOWN);

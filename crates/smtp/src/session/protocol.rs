@@ -43,6 +43,19 @@ pub(crate) struct Client {
     /// Who authenticated (AUTH, RFC 4954): the account's address.
     pub(crate) user: Option<String>,
     pub(crate) failed_auths: u32,
+    /// What reverse DNS says about `peer`: looked up once per connection
+    /// by the MX (LMTP is internal and does not). None: not looked up.
+    pub(crate) reverse: Option<Result<atoll_dns::ReverseName, atoll_dns::DnsError>>,
+}
+
+impl Client {
+    /// The client's forward-confirmed host name, if it has one.
+    pub(crate) fn hostname(&self) -> Option<&str> {
+        match &self.reverse {
+            Some(Ok(name)) => name.verified(),
+            _ => None,
+        }
+    }
 }
 
 /// From MAIL to the end of the message (or RSET).

@@ -207,6 +207,9 @@ impl Inner {
         let protocol = if client.tls { "ESMTPSA" } else { "ESMTPA" };
         let received = Received {
             helo: client.helo.as_deref().unwrap_or(""),
+            // Submission looks up no reverse DNS: the user is known by
+            // AUTH.
+            hostname: None,
             peer: client.peer,
             by: &self.config.hostname,
             protocol,
