@@ -8,7 +8,8 @@ for crates/atoll/tests/mx.rs.
         SPEC_JSON: {"from": "...", "rcpts": ["..."], "message": "...",
                     "starttls": bool, "ssl": bool (implicit TLS),
                     "auth": [user, password, "PLAIN"|"LOGIN"],
-                    "mail_options": [...]}
+                    "mail_options": [...],
+                    "source": "client address to connect from (optional)"}
         Prints JSON: {"features": {...}, "tls": bool, "auth": [code, text],
                       "mail": [code, text], "rcpt": [[code, text], ...],
                       "data": [code, text]}
@@ -41,10 +42,11 @@ def insecure_context():
 
 def send(port, spec):
     out = {}
+    source = (spec["source"], 0) if spec.get("source") else None
     if spec.get("ssl"):
-        s = smtplib.SMTP_SSL("127.0.0.1", port, timeout=30, context=insecure_context())
+        s = smtplib.SMTP_SSL("127.0.0.1", port, timeout=30, context=insecure_context(), source_address=source)
     else:
-        s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30, source_address=source)
     try:
         s.ehlo("client.example.net")
         out["tls"] = bool(spec.get("ssl"))

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod dns;
+
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use atoll_dns::{DnsError, Resolver, ReverseName};
+use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::spf::verify::SpfParameters;
@@ -139,7 +140,11 @@ impl Authentication {
                 results.push(MethodResult::new("dkim", "none"));
             }
             for output in &dkim {
-                let mut r = MethodResult::new("dkim", dkim_value(output.result()));
+                let (value, why) = dkim_value(output.result());
+                let mut r = MethodResult::new("dkim", value);
+                if let Some(why) = why {
+                    r = r.comment(why);
+                }
                 if let Some(sig) = output.signature() {
                     r = r.property("header.d", sig.d.clone()).property("header.s", sig.s.clone());
                 }
@@ -154,19 +159,19 @@ impl Authentication {
             // the null sender.
             let domain = identity.domain();
             let dmarc = self.checker.verify_dmarc(DmarcParameters::new(m, &dkim, domain, spf_output)).await;
-            let value = dmarc_value(dmarc.spf_result(), dmarc.dkim_result());
+            // The policy in effect: mail-auth has already lowered it one
+            // step for a record in testing mode (t=y, RFC 9989 §4.7).
             let policy = dmarc.policy();
-            let testing = dmarc.dmarc_record().is_some_and(|r| r.t);
+            let value = dmarc_value(dmarc.spf_result(), dmarc.dkim_result(), policy != Policy::Unspecified);
             let mut r = MethodResult::new("dmarc", value);
             if let Some(p) = policy_name(policy) {
-                r = r.comment(if testing { format!("p={p} t=y") } else { format!("p={p}") });
+                r = r.comment(format!("p={p}"));
             }
             if !dmarc.domain().is_empty() {
                 r = r.property("header.from", dmarc.domain().to_string());
             }
             results.push(r);
-            // A record in testing mode (t=y) asks for reports, not action.
-            if value == "fail" && !testing {
+            if value == "fail" {
                 let action = match policy {
                     Policy::Reject => Some(self.config.dmarc_reject),
                     Policy::Quarantine => Some(self.config.dmarc_quarantine),
@@ -262,21 +267,27 @@ fn spf_result(result: Option<SpfResult>, identity: &SpfIdentity) -> MethodResult
     }
 }
 
-/// RFC 8601 §2.7.1 (RFC 6376 §6.1 outcomes).
-fn dkim_value(result: &DkimResult) -> &'static str {
+/// RFC 8601 §2.7.1 (RFC 6376 §6.1 outcomes), with a reason for a fail.
+fn dkim_value(result: &DkimResult) -> (&'static str, Option<&'static str>) {
     match result {
-        DkimResult::Pass => "pass",
-        DkimResult::Fail(_) => "fail",
-        DkimResult::Neutral(_) => "neutral",
-        DkimResult::TempError(_) => "temperror",
-        DkimResult::PermError(_) => "permerror",
-        DkimResult::None => "none",
+        DkimResult::Pass => ("pass", None),
+        // RFC 6376 §6.1.3: a body hash that does not match makes the
+        // signature fail (PERMFAIL); mail-auth reports it as neutral.
+        DkimResult::Neutral(mail_auth::Error::Dkim(DkimError::FailedBodyHashMatch)) => {
+            ("fail", Some("body hash did not verify"))
+        }
+        DkimResult::Fail(_) => ("fail", Some("signature did not verify")),
+        DkimResult::Neutral(_) => ("neutral", None),
+        DkimResult::TempError(_) => ("temperror", None),
+        DkimResult::PermError(_) => ("permerror", None),
+        DkimResult::None => ("none", None),
     }
 }
 
 /// RFC 7489 §11.2: pass when SPF or DKIM passed aligned; otherwise an
-/// error before a failure (the failure might not be one), then fail.
-fn dmarc_value(spf: &DmarcResult, dkim: &DmarcResult) -> &'static str {
+/// error before a failure (the failure might not be one); then fail when
+/// the From domain has a policy (`has_policy`), none when it has not.
+fn dmarc_value(spf: &DmarcResult, dkim: &DmarcResult, has_policy: bool) -> &'static str {
     let any = |f: fn(&DmarcResult) -> bool| f(spf) || f(dkim);
     if any(|r| matches!(r, DmarcResult::Pass)) {
         "pass"
@@ -284,7 +295,9 @@ fn dmarc_value(spf: &DmarcResult, dkim: &DmarcResult) -> &'static str {
         "temperror"
     } else if any(|r| matches!(r, DmarcResult::PermError(_))) {
         "permerror"
-    } else if any(|r| matches!(r, DmarcResult::Fail(_))) {
+    } else if has_policy || any(|r| matches!(r, DmarcResult::Fail(_))) {
+        // mail-auth leaves SPF's part at "none" when SPF did not pass at
+        // all; under a policy that is a failure all the same.
         "fail"
     } else {
         "none"
@@ -335,13 +348,22 @@ mod tests {
     }
 
     #[test]
+    fn a_body_hash_mismatch_is_a_dkim_failure() {
+        let body = DkimResult::Neutral(Error::Dkim(DkimError::FailedBodyHashMatch));
+        assert_eq!(dkim_value(&body), ("fail", Some("body hash did not verify")));
+        assert_eq!(dkim_value(&DkimResult::Pass), ("pass", None));
+        assert_eq!(dkim_value(&DkimResult::TempError(Error::NotAligned)).0, "temperror");
+    }
+
+    #[test]
     fn dmarc_values() {
         let fail = DmarcResult::Fail(Error::NotAligned);
         let temp = DmarcResult::TempError(Error::NotAligned);
-        assert_eq!(dmarc_value(&fail, &DmarcResult::Pass), "pass");
-        assert_eq!(dmarc_value(&fail, &temp), "temperror");
-        assert_eq!(dmarc_value(&fail, &fail), "fail");
-        assert_eq!(dmarc_value(&DmarcResult::None, &DmarcResult::None), "none");
+        assert_eq!(dmarc_value(&fail, &DmarcResult::Pass, true), "pass");
+        assert_eq!(dmarc_value(&fail, &temp, true), "temperror");
+        assert_eq!(dmarc_value(&fail, &fail, true), "fail");
+        assert_eq!(dmarc_value(&DmarcResult::None, &DmarcResult::None, true), "fail");
+        assert_eq!(dmarc_value(&DmarcResult::None, &DmarcResult::None, false), "none");
     }
 
     #[test]
