@@ -1,8 +1,9 @@
 //! SMTP and LMTP for atoll.
 //!
 //! - [`mx`]: the inbound MX (RFC 5321), the front door for mail from the
-//!   internet, with its recipient checks, [`greylist`]ing and content
-//!   [`filter`]s;
+//!   internet, with its recipient checks, [`greylist`]ing, content
+//!   [`filter`]s and mail authentication (reverse DNS, SPF, DKIM, DMARC,
+//!   Authentication-Results);
 //! - [`queue`]: the node's durable queue (a spool with group commit) and
 //!   delivery into the islands;
 //! - [`lmtp`]: the LMTP server of the `store` role (RFC 2033), the final
