@@ -223,6 +223,20 @@ fn an_spf_failure_is_recorded_under_p_none() {
 }
 
 #[test]
+fn a_domain_without_a_dmarc_record_has_dmarc_none() {
+    let mut z = zone();
+    z.txt("example.net", &["v=spf1 ip4:203.0.113.7 ~all"]);
+    let Some(dns) = z.start() else { return };
+    let a = installation();
+    let s = start(&a, &dns, "");
+    let msg = message("someone@example.net", "no dmarc", "Hello.\r\n");
+    assert_eq!(send(&s, "someone@example.net", &msg)[0], 250);
+    let ar = results(&stored(&a, &s, "INBOX"));
+    assert!(ar.contains("spf=softfail smtp.mailfrom=someone@example.net"), "{ar}");
+    assert!(ar.contains("dmarc=none header.from=example.net"), "{ar}");
+}
+
+#[test]
 fn dmarc_reject_is_refused_at_the_end_of_data_unless_only_recorded() {
     let Some(dns) = zone().start() else { return };
     let a = installation();

@@ -397,11 +397,14 @@ fn postfix_relays_to_the_mx_and_bounces_what_atoll_refuses() {
 
     let bodies = blobs(&a);
     assert_eq!(bodies.len(), 3, "one stored body per message: {bodies:#?}");
-    // atoll's Received line on top: from Postfix (its EHLO name), over
-    // TLS (ESMTPS), with the queue id Postfix logged; Postfix's own
-    // Received line below it names the queue file the client's 250 gave.
+    // atoll's Received line on top: from Postfix (its EHLO name; a
+    // loopback client's reverse DNS name is "localhost"), over TLS
+    // (ESMTPS), with the queue id Postfix logged; Postfix's own Received
+    // line below it names the queue file the client's 250 gave.
     let received = |atoll_id: &str| {
-        format!("Received: from {POSTFIX_HOST} ([127.0.0.1])\r\n\tby test-node (atoll) with ESMTPS id {atoll_id};\r\n")
+        format!(
+            "Received: from {POSTFIX_HOST} (localhost [127.0.0.1])\r\n\tby test-node (atoll) with ESMTPS id {atoll_id};\r\n"
+        )
     };
     for (subject, postfix_id, atoll_id) in [("to ann and the team", &team, &team_id), ("to bob", &bob, &bob_id)] {
         let m = stored(&bodies, subject);

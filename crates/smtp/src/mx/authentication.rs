@@ -159,10 +159,12 @@ impl Authentication {
             // the null sender.
             let domain = identity.domain();
             let dmarc = self.checker.verify_dmarc(DmarcParameters::new(m, &dkim, domain, spf_output)).await;
-            // The policy in effect: mail-auth has already lowered it one
-            // step for a record in testing mode (t=y, RFC 9989 §4.7).
-            let policy = dmarc.policy();
-            let value = dmarc_value(dmarc.spf_result(), dmarc.dkim_result(), policy != Policy::Unspecified);
+            // The policy in effect, when a DMARC record applies: mail-auth
+            // has already lowered it one step for a record in testing mode
+            // (t=y, RFC 9989 §4.7).
+            let has_record = dmarc.dmarc_record().is_some();
+            let policy = if has_record { dmarc.policy() } else { Policy::Unspecified };
+            let value = dmarc_value(dmarc.spf_result(), dmarc.dkim_result(), has_record);
             let mut r = MethodResult::new("dmarc", value);
             if let Some(p) = policy_name(policy) {
                 r = r.comment(format!("p={p}"));
