@@ -95,9 +95,16 @@ impl Zone {
     /// installed and this is not CI; in CI (CI=true or
     /// ATOLL_TEST_REQUIRE_ENGINES=1) a missing dnsmasq fails the test.
     pub fn start(&self) -> Option<Dnsmasq> {
-        let Some(binary) = find_dnsmasq() else {
+        if find_dnsmasq().is_none() {
             return crate::program_missing("dnsmasq (Debian package dnsmasq-base)");
-        };
+        }
+        self.try_start()
+    }
+
+    /// Starts dnsmasq with these records, or None when it is not
+    /// installed, for a caller that has something else to fall back on.
+    pub fn try_start(&self) -> Option<Dnsmasq> {
+        let binary = find_dnsmasq()?;
         let dir = tempfile::Builder::new().prefix("atoll-dnsmasq-").tempdir().expect("temporary directory");
         let config = dir.path().join("dnsmasq.conf");
         std::fs::write(&config, self.config()).expect("write dnsmasq.conf");

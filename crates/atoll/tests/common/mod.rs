@@ -258,13 +258,32 @@ pub struct Started {
     /// The MX (SMTP).
     pub smtp: SocketAddr,
     pub config: PathBuf,
+    /// The DNS server the node asks (see `start_server`); dropped after
+    /// the server.
+    pub dns: Option<dns::Dnsmasq>,
 }
 
 /// Starts `atoll serve` with HTTP, LMTP, IMAP(S) and SMTP on free loopback ports, `extra`
 /// appended to its configuration (whole sections, such as `[lmtp]`), and
 /// waits until /health answers and LMTP accepts connections. Retries with
 /// other ports when another process took one between choosing and binding.
+///
+/// Unless `extra` has its own `[dns]`, the node asks a dnsmasq of its own
+/// that knows no name (every answer NXDOMAIN, at once): the MX's reverse
+/// DNS, SPF and DMARC lookups then never depend on the machine's resolver,
+/// which may be slow or lose queries. Without dnsmasq installed, the
+/// system's resolver is used.
 pub fn start_server(a: &Atoll, extra: &str) -> Started {
+    let mut dns = None;
+    let extra = if extra.contains("[dns]") {
+        extra.to_string()
+    } else {
+        dns = dns::Zone::new().try_start();
+        match &dns {
+            Some(d) => format!("{}\n{extra}", dns::dns_section(d)),
+            None => extra.to_string(),
+        }
+    };
     for _ in 0..5 {
         let ports = [free_port(), free_port(), free_port(), free_port(), free_port()];
         if (1..ports.len()).any(|i| ports[..i].contains(&ports[i])) {
@@ -304,7 +323,7 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
             let healthy = matches!(http_get(http, "/health"), Ok((200, _)));
             let listening = |addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok();
             if healthy && listening(&lmtp) && listening(&imap) && listening(&imaps) && listening(&smtp) {
-                return Started { server, http, lmtp, imap, imaps, smtp, config };
+                return Started { server, http, lmtp, imap, imaps, smtp, config, dns };
             }
             assert!(Instant::now() < deadline, "atoll serve not ready within 20 s:\n{}", server.log());
             std::thread::sleep(Duration::from_millis(50));
