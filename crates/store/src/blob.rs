@@ -213,6 +213,17 @@ impl BlobStore {
         .await
     }
 
+    /// Opens a blob for reading in pieces, so that a large body is sent
+    /// without holding all of it in memory (POP3 RETR).
+    pub async fn reader(&self, id: BlobId) -> Result<tokio::fs::File, BlobError> {
+        let path = self.path(id);
+        match tokio::fs::File::open(&path).await {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing(id)),
+            Err(e) => Err(io("open", &path)(e)),
+        }
+    }
+
     /// Reads a blob and checks it against its name (a scrub).
     pub async fn verify(&self, id: BlobId) -> Result<(), BlobError> {
         let content = self.get(id).await?;

@@ -133,22 +133,24 @@ async fn add_usage(conn: &mut AnyConnection, island: &Island, account: i64, byte
 
 /// Records a distinct body once; a body stored again is no longer a
 /// candidate for garbage collection.
-async fn upsert_blob(conn: &mut AnyConnection, island: &Island, id: BlobId, size: i64, analysis: &str) -> Result<()> {
+async fn upsert_blob(conn: &mut AnyConnection, island: &Island, id: BlobId, raw: &[u8], analysis: &str) -> Result<()> {
     let q = match island.db.dialect {
         Dialect::Mysql => {
-            "INSERT INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?) \
+            "INSERT INTO blobs (hash, size, created_at, analysis, crlf_size) VALUES (?, ?, ?, ?, ?) \
              ON DUPLICATE KEY UPDATE orphaned_at = NULL"
         }
         _ => {
-            "INSERT INTO blobs (hash, size, created_at, analysis) VALUES (?, ?, ?, ?) \
+            "INSERT INTO blobs (hash, size, created_at, analysis, crlf_size) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (hash) DO UPDATE SET orphaned_at = NULL"
         }
     };
+    let crlf_size = i64::try_from(crate::crlf::crlf_size(raw)).unwrap_or(i64::MAX);
     sqlx::query(island.db.sql(q))
         .bind(id.as_bytes().to_vec())
-        .bind(size)
+        .bind(raw.len() as i64)
         .bind(now())
         .bind(analysis)
+        .bind(crlf_size)
         .execute(conn)
         .await?;
     Ok(())
@@ -357,7 +359,7 @@ impl Island {
         let internal_date = msg.internal_date.unwrap_or_else(now);
         let stored = write_tx!(self.db, Error, |conn| {
             let m = find(conn, self, account, &name).await?.ok_or_else(|| Error::NoSuchMailbox(name.clone()))?;
-            upsert_blob(conn, self, id, size, &analysis).await?;
+            upsert_blob(conn, self, id, &raw, &analysis).await?;
             ensure_body(self, id, &raw).await?;
             let (uid, modseq, uidvalidity) = allocate(conn, self, m.id, 1).await?;
             let row = Message { uid, flags: msg.flags.clone(), internal_date, save_date: 0, size, modseq, blob: id };
@@ -439,7 +441,7 @@ impl Island {
             let mut all = Vec::with_capacity(batch.len());
             for ((d, (raw, analysis)), id) in batch.iter().zip(&parsed).zip(&ids) {
                 let size = d.raw.len() as i64;
-                upsert_blob(conn, self, *id, size, analysis).await?;
+                upsert_blob(conn, self, *id, raw, analysis).await?;
                 ensure_body(self, *id, raw).await?;
                 let mut out = Vec::with_capacity(d.accounts.len());
                 for a in &d.accounts {

@@ -23,6 +23,7 @@ atoll_testkit::engine_tests!(
     delete_mailbox_and_interrupted_collection,
     message_lists_follow_changes_made_elsewhere,
     recent_is_claimed_once,
+    crlf_sizes_are_kept_with_the_body,
 );
 
 struct T {
@@ -581,4 +582,39 @@ async fn recent_is_claimed_once(engine: Engine) {
     assert_eq!(i.unclaimed_recent(&inbox).await.unwrap(), 1);
     assert_eq!(i.claim_recent(&inbox, 4).await.unwrap(), 3);
     assert_eq!(i.first_recent_uid(&inbox).await.unwrap(), 4);
+}
+
+/// POP3's sizes (RFC 1939 §5): stored with the body, and measured and
+/// saved for a body stored without one.
+async fn crlf_sizes_are_kept_with_the_body(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(1).await.unwrap();
+    let crlf = msg("crlf");
+    let bare = NewMessage { raw: b"Subject: bare\n\nline one\nline two".to_vec(), ..msg("bare") };
+    i.append(1, "INBOX", crlf.clone()).await.unwrap();
+    i.append(1, "INBOX", bare.clone()).await.unwrap();
+    let list = i.messages(&i.mailbox(1, "INBOX").await.unwrap()).await.unwrap();
+    let blobs: Vec<_> = list.iter().map(|m| m.blob).collect();
+    let sizes = i.crlf_sizes(&blobs).await.unwrap();
+    assert_eq!(sizes[&blobs[0]], crlf.raw.len() as u64, "a CRLF body is its own size");
+    let expected = b"Subject: bare\r\n\r\nline one\r\nline two\r\n".len() as u64;
+    assert_eq!(sizes[&blobs[1]], expected, "bare LFs count as CRLF, and a last CRLF is added");
+
+    // A body stored before the column existed has NULL: measured on use.
+    let db = atoll_sql::Db::connect(&t._db.url, 1).await.unwrap();
+    sqlx::query(db.sql("UPDATE blobs SET crlf_size = NULL")).execute(&db.pool).await.unwrap();
+    let again = i.crlf_sizes(&blobs).await.unwrap();
+    assert_eq!(again, sizes);
+    let stored: Option<i64> = sqlx::query_scalar(db.sql("SELECT crlf_size FROM blobs WHERE crlf_size <> size"))
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(expected as i64), "the measured size is saved");
+
+    // The body streams from its file as stored.
+    use tokio::io::AsyncReadExt;
+    let mut body = Vec::new();
+    i.blobs().reader(blobs[1]).await.unwrap().read_to_end(&mut body).await.unwrap();
+    assert_eq!(body, bare.raw);
 }
