@@ -76,13 +76,15 @@ pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             "filters" => read(&section, value, &mut config.filters, &mut problems),
             "greylist" => read(&section, value, &mut config.greylist, &mut problems),
             "imap" => read(&section, value, &mut config.imap, &mut problems),
+            "pop3" => read(&section, value, &mut config.pop3, &mut problems),
             "store" => read(&section, value, &mut config.store, &mut problems),
             "tls" => read(&section, value, &mut config.tls, &mut problems),
             "log" => read(&section, value, &mut config.log, &mut problems),
             _ => problems.push(Problem {
                 key: section,
                 reason: "unknown section (expected one of node, directory, addressing, \
-                         passwords, listen, lmtp, mx, submission, dns, queue, outbound, filters, greylist, imap, store, tls, log)"
+                         passwords, listen, lmtp, mx, submission, dns, queue, outbound, filters, greylist, imap, pop3, \
+                         store, tls, log)"
                     .to_string(),
             }),
         }

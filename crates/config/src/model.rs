@@ -23,6 +23,7 @@ pub struct Config {
     pub filters: Filters,
     pub greylist: Greylist,
     pub imap: Imap,
+    pub pop3: Pop3,
     pub store: Store,
     pub tls: Tls,
     pub log: Log,
@@ -566,6 +567,43 @@ impl Default for Imap {
             idle_timeout: Duration::from_secs(30 * 60),
             allow_plaintext_auth: false,
             auth_failure_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The POP3 server of the `store` role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Pop3 {
+    /// Longest command line. RFC 2449 §4 allows 255 octets; a SASL
+    /// response with a long password may need more.
+    #[serde(with = "crate::size")]
+    pub max_line_length: u64,
+    /// How long a session may stay silent. RFC 1939 §3 asks for at least
+    /// 10 minutes.
+    #[serde(with = "crate::duration")]
+    pub idle_timeout: Duration,
+    /// Allow USER/PASS and AUTH without TLS. Off: passwords are refused on
+    /// cleartext connections; turn it on only behind a proxy that
+    /// terminated TLS or on loopback tests.
+    pub allow_plaintext_auth: bool,
+    /// How long a failed login waits before its answer, to slow guessing.
+    #[serde(with = "crate::duration")]
+    pub auth_failure_delay: Duration,
+    /// Mark the messages a session downloaded with RETR \Seen when it
+    /// ends with QUIT, as Dovecot does unless `pop3_no_flag_updates` is
+    /// set. TOP never marks.
+    pub mark_seen: bool,
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Pop3 {
+            max_line_length: 4 << 10,
+            idle_timeout: Duration::from_secs(10 * 60),
+            allow_plaintext_auth: false,
+            auth_failure_delay: Duration::from_secs(2),
+            mark_seen: true,
         }
     }
 }

@@ -184,6 +184,17 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     if c.imap.auth_failure_delay > std::time::Duration::from_secs(60) {
         bad("imap.auth_failure_delay".into(), "must be at most 1m".into());
     }
+    // RFC 2449 §4: command lines of up to 255 octets must fit.
+    if !(256..=64 << 10).contains(&c.pop3.max_line_length) {
+        bad("pop3.max_line_length".into(), "must be between 256 and 64K (RFC 2449 §4)".into());
+    }
+    // RFC 1939 §3: the inactivity autologout timer is at least 10 minutes.
+    if c.pop3.idle_timeout < std::time::Duration::from_secs(10 * 60) {
+        bad("pop3.idle_timeout".into(), "must be at least 10m (RFC 1939 §3)".into());
+    }
+    if c.pop3.auth_failure_delay > std::time::Duration::from_secs(60) {
+        bad("pop3.auth_failure_delay".into(), "must be at most 1m".into());
+    }
     if c.store.gc_interval < std::time::Duration::from_secs(60) {
         bad("store.gc_interval".into(), "must be at least 1m".into());
     }

@@ -190,6 +190,33 @@ fn example_configurations_are_valid() {
 }
 
 #[test]
+fn pop3_settings() {
+    let d = Config::default();
+    assert_eq!(d.pop3.idle_timeout.as_secs(), 10 * 60);
+    assert!(!d.pop3.allow_plaintext_auth, "passwords over cleartext must be refused by default");
+    assert!(d.pop3.mark_seen, "RETR marks \\Seen by default, as in Dovecot");
+
+    let c = from_str(
+        "[pop3]\nmax_line_length = \"8K\"\nidle_timeout = \"15m\"\nallow_plaintext_auth = true\nmark_seen = false\nauth_failure_delay = \"0s\"\n",
+        "c.toml",
+    )
+    .unwrap();
+    assert_eq!(c.pop3.max_line_length, 8 << 10);
+    assert_eq!(c.pop3.idle_timeout.as_secs(), 15 * 60);
+    assert!(c.pop3.allow_plaintext_auth && !c.pop3.mark_seen);
+    assert!(c.pop3.auth_failure_delay.is_zero());
+
+    let err = from_str(
+        "[pop3]\nmax_line_length = 100\nidle_timeout = \"1m\"\nauth_failure_delay = \"2h\"\nsecret = 1\n",
+        "c.toml",
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["pop3.secret", "pop3.max_line_length", "pop3.idle_timeout", "pop3.auth_failure_delay"], "{err}");
+    assert!(err.to_string().contains("RFC 1939 §3"), "{err}");
+}
+
+#[test]
 fn imap_and_tls_settings() {
     let d = Config::default();
     assert_eq!(d.imap.idle_timeout.as_secs(), 30 * 60);
