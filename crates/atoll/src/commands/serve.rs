@@ -15,6 +15,7 @@ use atoll_config::{Config, Role};
 use atoll_directory::Directory;
 use atoll_imap::{Imap, ImapConfig};
 use atoll_net::TlsAcceptor;
+use atoll_pop3::{Pop3, Pop3Config};
 use atoll_smtp::{Lmtp, LmtpConfig, Mx, MxConfig, Queue, QueueConfig, Shutdown, Submission, SubmissionConfig};
 use atoll_store::Island;
 use axum::Router;
@@ -106,7 +107,8 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         islands = open_islands(cfg, &dir).await?;
         servers.extend(start_lmtp(cfg, &dir, &islands, stopping.clone()).await?);
         let tls = tls_acceptor(cfg)?;
-        servers.extend(start_imap(cfg, &dir, &islands, tls, stopping.clone()).await?);
+        servers.extend(start_imap(cfg, &dir, &islands, tls.clone(), stopping.clone()).await?);
+        servers.extend(start_pop3(cfg, &dir, &islands, tls, stopping.clone()).await?);
         for island in &islands {
             tokio::spawn(housekeeping(island.clone(), cfg.store.clone()));
         }
@@ -478,6 +480,52 @@ async fn start_imap(
                     let stopping = stopping.clone();
                     tasks.push(tokio::spawn(async move {
                         imap.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await
+                    }));
+                }
+                // IPv6 may be off on a host; one working address is enough.
+                Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
+            }
+        }
+        if tasks.len() == before && !addrs.is_empty() {
+            anyhow::bail!("could not listen on any {service} address ({})", addrs.join(", "));
+        }
+    }
+    Ok(tasks)
+}
+
+/// Starts the POP3 listeners: STLS on `listen.pop3`, implicit TLS on
+/// `listen.pop3s`.
+async fn start_pop3(
+    cfg: &Config,
+    dir: &Directory,
+    islands: &[Island],
+    tls: TlsAcceptor,
+    stopping: Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    if islands.is_empty() {
+        return Ok(Vec::new());
+    }
+    let config = Pop3Config {
+        hostname: cfg.node.name.clone(),
+        max_line_length: usize::try_from(cfg.pop3.max_line_length).unwrap_or(usize::MAX),
+        idle_timeout: cfg.pop3.idle_timeout,
+        allow_plaintext_auth: cfg.pop3.allow_plaintext_auth,
+        auth_failure_delay: cfg.pop3.auth_failure_delay,
+        mark_seen: cfg.pop3.mark_seen,
+        ..Pop3Config::default()
+    };
+    let pop3 = Pop3::new(config, dir.clone(), islands.iter().cloned(), Some(tls));
+    let mut tasks = Vec::new();
+    for (service, addrs, implicit_tls) in [("pop3", &cfg.listen.pop3, false), ("pop3s", &cfg.listen.pop3s, true)] {
+        let before = tasks.len();
+        for addr in addrs {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    tracing::info!(%addr, service, "pop3 listening");
+                    let pop3 = pop3.clone();
+                    let stopping = stopping.clone();
+                    tasks.push(tokio::spawn(async move {
+                        pop3.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await
                     }));
                 }
                 // IPv6 may be off on a host; one working address is enough.

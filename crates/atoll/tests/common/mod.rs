@@ -257,13 +257,16 @@ pub struct Started {
     pub imaps: SocketAddr,
     /// The MX (SMTP).
     pub smtp: SocketAddr,
+    /// POP3 with STLS, and POP3 over implicit TLS.
+    pub pop3: SocketAddr,
+    pub pop3s: SocketAddr,
     pub config: PathBuf,
     /// The DNS server the node asks (see `start_server`); dropped after
     /// the server.
     pub dns: Option<dns::Dnsmasq>,
 }
 
-/// Starts `atoll serve` with HTTP, LMTP, IMAP(S) and SMTP on free loopback ports, `extra`
+/// Starts `atoll serve` with HTTP, LMTP, IMAP(S), POP3(S) and SMTP on free loopback ports, `extra`
 /// appended to its configuration (whole sections, such as `[lmtp]`), and
 /// waits until /health answers and LMTP accepts connections. Retries with
 /// other ports when another process took one between choosing and binding.
@@ -285,11 +288,11 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
         }
     };
     for _ in 0..5 {
-        let ports = [free_port(), free_port(), free_port(), free_port(), free_port()];
+        let ports = [free_port(), free_port(), free_port(), free_port(), free_port(), free_port(), free_port()];
         if (1..ports.len()).any(|i| ports[..i].contains(&ports[i])) {
             continue;
         }
-        let [http, lmtp, imap, imaps, smtp] = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+        let [http, lmtp, imap, imaps, smtp, pop3, pop3s] = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
         // Every other listener off, so that tests running side by side do
         // not fight over the default ports.
         let config = a.write(
@@ -297,7 +300,8 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
             &format!(
                 "[node]\nname = \"test-node\"\nheartbeat = \"1s\"\n\n\
                  [listen]\nhttp = [\"{http}\"]\nlmtp = [\"{lmtp}\"]\nimap = [\"{imap}\"]\nimaps = [\"{imaps}\"]\n\
-                 smtp = [\"{smtp}\"]\nsubmission = []\nsubmissions = []\npop3 = []\npop3s = []\nmanagesieve = []\n\n\
+                 smtp = [\"{smtp}\"]\nsubmission = []\nsubmissions = []\npop3 = [\"{pop3}\"]\npop3s = [\"{pop3s}\"]\n\
+                 managesieve = []\n\n\
                  [log]\nlevel = \"info\"\n\n{extra}"
             ),
         );
@@ -322,8 +326,9 @@ pub fn start_server(a: &Atoll, extra: &str) -> Started {
             }
             let healthy = matches!(http_get(http, "/health"), Ok((200, _)));
             let listening = |addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok();
-            if healthy && listening(&lmtp) && listening(&imap) && listening(&imaps) && listening(&smtp) {
-                return Started { server, http, lmtp, imap, imaps, smtp, config, dns };
+            let mail = [lmtp, imap, imaps, smtp, pop3, pop3s];
+            if healthy && mail.iter().all(listening) {
+                return Started { server, http, lmtp, imap, imaps, smtp, pop3, pop3s, config, dns };
             }
             assert!(Instant::now() < deadline, "atoll serve not ready within 20 s:\n{}", server.log());
             std::thread::sleep(Duration::from_millis(50));
