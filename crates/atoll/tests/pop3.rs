@@ -113,6 +113,15 @@ fn poplib_stls_and_pop3s() {
     let (_a, s) = three_messages(QUICK_FAILURES);
     poplib(&s, "starttls");
     poplib(&s, "ssl");
+    // curl, as the README shows it: CAPA, SASL PLAIN over POP3S, RETR.
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--insecure", "--max-time", "30", "--user", &format!("{USER}:{PASSWORD}")])
+        .arg(format!("pop3s://127.0.0.1:{}/2", s.pop3s.port()))
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Subject: message 1\r\n") && text.contains("\r\n.leading dot 1\r\n"), "{text}");
 }
 
 #[test]
