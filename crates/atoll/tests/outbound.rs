@@ -116,3 +116,88 @@ fn kill_9_while_a_remote_server_holds_a_message_loses_and_repeats_nothing() {
     assert!(twice.is_empty(), "sent twice: {twice:?}");
     assert!(a.json(&["queue", "list"]).as_array().unwrap().is_empty());
 }
+
+/// Submission, DKIM and the outbound path together, against programs
+/// atoll did not write: mail from ann@example.org is signed with the key
+/// `atoll domain dkim generate` made, sent to elsewhere.net's MX (found
+/// through a DNS server the test runs) over STARTTLS, stored there by
+/// Postfix, and verified by dkimpy with the record the command printed.
+#[test]
+fn submitted_mail_is_signed_and_delivered_to_the_domains_mail_exchanger() {
+    use common::dns::{Zone, dns_section};
+    use common::postfix::{Postfix, postfix_runs_here};
+    use serde_json::json;
+
+    if !postfix_runs_here() {
+        return;
+    }
+    let a = Atoll::new();
+    a.ok(&["domain", "add", "example.org"]);
+    let pw = a.write("pw", "secret ann");
+    a.ok(&["user", "add", "ann@example.org", "--password-file", pw.to_str().unwrap()]);
+    let key = a.json(&["domain", "dkim", "generate", "example.org", "--selector", "s2026"]);
+    let (name, value) = (key["name"].as_str().unwrap().to_string(), key["value"].as_str().unwrap().to_string());
+    assert_eq!(name, "s2026._domainkey.example.org");
+    assert!(value.starts_with("v=DKIM1; k=rsa; p=MII"), "{value}");
+    let listed = a.json(&["domain", "dkim", "list", "example.org"]);
+    assert_eq!(listed[0]["value"], value, "list shows the same record");
+
+    let postfix = Postfix::destination("mx.elsewhere.net", "elsewhere.net");
+    let mut zone = Zone::new();
+    zone.mx("elsewhere.net", 10, "mx.elsewhere.net").a("mx.elsewhere.net", "127.0.0.1");
+    let Some(dns) = zone.start() else { return };
+
+    let (submission, http) =
+        (SocketAddr::from(([127, 0, 0, 1], free_port())), SocketAddr::from(([127, 0, 0, 1], free_port())));
+    let config = format!(
+        "[node]\nname = \"sub.example.org\"\nheartbeat = \"1s\"\n\n\
+         [listen]\nsubmission = [\"{submission}\"]\nhttp = [\"{http}\"]\nsmtp = []\nlmtp = []\nsubmissions = []\n\
+         imap = []\nimaps = []\npop3 = []\npop3s = []\nmanagesieve = []\n\n\
+         {}\n[outbound]\nport = {}\n\n[log]\nlevel = \"info\"\n",
+        dns_section(&dns),
+        postfix.port
+    );
+    let node = start_custom(&a, "node", &config, &[submission]);
+    let message = "From: Ann <ann@example.org>\r\nTo: friend@elsewhere.net\r\nSubject: signed and sent\r\n\r\nHello from atoll.\r\n";
+    let r = common::smtplib_send(
+        submission.port(),
+        &json!({"from": "ann@example.org", "starttls": true, "auth": ["ann@example.org", "secret ann", "PLAIN"],
+                "rcpts": ["friend@elsewhere.net"], "message": message}),
+    );
+    assert_eq!(r["data"][0], 250, "{r}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let got = loop {
+        let got = postfix.delivered();
+        if !got.is_empty() || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(got.len(), 1, "Postfix stored it once:\n{}\n{}", postfix.maillog(), node.log());
+    let m = &got[0];
+    assert!(m.contains("DKIM-Signature: v=1; a=rsa-sha256; s=s2026; d=example.org;"), "{m}");
+    // Postfix's Received line: from atoll over TLS (opportunistic STARTTLS).
+    assert!(m.contains("by mx.elsewhere.net (Postfix) with ESMTPS id"), "{m}");
+    assert!(m.contains("Subject: signed and sent"), "{m}");
+
+    let verify = |text: &str| -> serde_json::Value {
+        let file = a.write("received.eml", text);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dkim_verify.py");
+        let out = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&file)
+            .arg(&name)
+            .arg(&value)
+            .output()
+            .expect("run dkim_verify.py (python3-dkim from scripts/setup)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "dkim_verify.py: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(&stdout).expect("JSON")
+    };
+    assert_eq!(verify(m), json!({"verified": true, "signatures": 1, "why": ""}), "dkimpy verifies the signature");
+    let tampered = m.replace("Hello from atoll.", "Hello from someone else.");
+    let refused = verify(&tampered);
+    assert_eq!(refused["verified"], false, "a changed body fails: {refused}");
+    assert!(refused["why"].as_str().unwrap().contains("body hash mismatch"), "{refused}");
+}

@@ -21,6 +21,7 @@
 //! `atoll-store`.
 
 pub mod client;
+pub mod dkim;
 pub mod dsn;
 mod error;
 pub mod filter;

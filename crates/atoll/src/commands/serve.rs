@@ -114,12 +114,17 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         }
     }
     let mut queue = None;
+    // One resolver for the node: the MX's checks and the outbound path's
+    // MX lookups share its cache.
+    let mut dns = None;
     if cfg.has_role(Role::Mx) || cfg.has_role(Role::Submission) {
-        queue = Some(start_queue(cfg, &dir, &islands)?);
+        let resolver = resolver(cfg)?;
+        queue = Some(start_queue(cfg, &dir, &islands, resolver.clone())?);
+        dns = Some(resolver);
     }
-    if let (true, Some(q)) = (cfg.has_role(Role::Mx), &queue) {
+    if let (true, Some(q), Some(resolver)) = (cfg.has_role(Role::Mx), &queue, &dns) {
         let tls = tls_acceptor(cfg)?;
-        servers.extend(start_mx(cfg, &dir, &islands, q.clone(), tls, stopping.clone()).await?);
+        servers.extend(start_mx(cfg, &dir, &islands, q.clone(), tls, resolver, stopping.clone()).await?);
     }
     if let (true, Some(q)) = (cfg.has_role(Role::Submission), &queue) {
         let tls = tls_acceptor(cfg)?;
@@ -198,7 +203,12 @@ async fn start_lmtp(
 
 /// Starts the node's queue: it delivers in-process into the islands this
 /// node serves, over LMTP into the others, and over SMTP to other domains.
-fn start_queue(cfg: &Config, dir: &Directory, islands: &[Island]) -> anyhow::Result<Queue> {
+fn start_queue(
+    cfg: &Config,
+    dir: &Directory,
+    islands: &[Island],
+    resolver: atoll_dns::Resolver,
+) -> anyhow::Result<Queue> {
     let spool = cfg.node.data_dir.join("spool");
     let queue_config = QueueConfig {
         node: cfg.node.name.clone(),
@@ -218,7 +228,7 @@ fn start_queue(cfg: &Config, dir: &Directory, islands: &[Island]) -> anyhow::Res
         cfg.node.heartbeat.saturating_mul(3).max(Duration::from_secs(10)),
     );
     let router = atoll_smtp::Router::new(dir.clone(), islands.iter().cloned()).with_handover(handover);
-    Queue::start(&spool, queue_config, router, Some(outbound(cfg)))
+    Queue::start(&spool, queue_config, router, Some(outbound(cfg, resolver)))
         .with_context(|| format!("cannot open the queue in {}", spool.display()))
 }
 
@@ -229,6 +239,7 @@ async fn start_mx(
     islands: &[Island],
     queue: Queue,
     tls: TlsAcceptor,
+    resolver: &atoll_dns::Resolver,
     stopping: Shutdown,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let config = MxConfig {
@@ -244,7 +255,7 @@ async fn start_mx(
     }
     let mut mx =
         Mx::new(config, dir.clone(), islands.iter().cloned(), queue.clone(), Some(tls), filters(cfg)?, greylist);
-    if let Some(auth) = authentication(cfg, &resolver(cfg)?) {
+    if let Some(auth) = authentication(cfg, resolver) {
         mx = mx.with_authentication(auth);
     }
     let mut tasks = Vec::new();
@@ -288,7 +299,10 @@ async fn start_submission(
         save_sent: s.save_sent,
         ..SubmissionConfig::default()
     };
-    let submission = Submission::new(config, dir.clone(), islands.iter().cloned(), queue, Some(tls), None);
+    // DKIM with the directory's keys (`atoll domain dkim generate`).
+    let signer: std::sync::Arc<dyn atoll_smtp::submission::Signer> =
+        std::sync::Arc::new(atoll_smtp::dkim::DirectorySigner::new(dir.clone()));
+    let submission = Submission::new(config, dir.clone(), islands.iter().cloned(), queue, Some(tls), Some(signer));
     let mut tasks = Vec::new();
     for (addrs, implicit) in [(&cfg.listen.submission, false), (&cfg.listen.submissions, true)] {
         for addr in addrs {
@@ -324,7 +338,7 @@ fn advertised(listen: &str, advertise: &str) -> String {
 }
 
 /// The outbound path from `[outbound]`.
-fn outbound(cfg: &Config) -> atoll_smtp::queue::Outbound {
+fn outbound(cfg: &Config, resolver: atoll_dns::Resolver) -> atoll_smtp::queue::Outbound {
     let o = &cfg.outbound;
     let mut config = atoll_smtp::queue::OutboundConfig::new(cfg.node.name.clone());
     config.relay = (!o.relay.is_empty()).then(|| o.relay.clone());
@@ -334,6 +348,7 @@ fn outbound(cfg: &Config) -> atoll_smtp::queue::Outbound {
     config.client.connect_timeout = o.connect_timeout;
     config.client.command_timeout = o.command_timeout;
     config.client.data_timeout = o.command_timeout.saturating_mul(2);
+    config.resolver = Some(resolver);
     atoll_smtp::queue::Outbound::new(config)
 }
 

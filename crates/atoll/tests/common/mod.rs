@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod postfix;
 
 use std::fmt;
 use std::io::{Read, Write};

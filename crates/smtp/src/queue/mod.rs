@@ -45,7 +45,7 @@ use tokio::sync::{mpsc, watch};
 
 pub use deliver::{Attempt, Outcome, Routed, Router};
 pub use handover::Handover;
-pub use outbound::{MxAnswer, MxHost, MxResolver, Outbound, OutboundConfig};
+pub use outbound::{Outbound, OutboundConfig};
 pub use record::{Envelope, EnvelopeRecipient, Ret};
 pub use spool::{Spool, SpoolError, format_id};
 

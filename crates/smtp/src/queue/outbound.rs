@@ -9,9 +9,7 @@
 //! so is the total.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use atoll_net::{TlsConnector, opportunistic_connector};
@@ -20,32 +18,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::deliver::Outcome;
 use super::record::Envelope;
 use crate::client::{ClientConfig, ClientError, Connection, Outgoing, OutgoingRecipient, Protocol};
-
-/// A mail exchanger of a domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MxHost {
-    pub preference: u16,
-    pub host: String,
-}
-
-/// What DNS says about where a domain's mail goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MxAnswer {
-    /// Hosts by preference, lowest first; with no MX record, the domain
-    /// itself (RFC 5321 §5.1's implicit MX).
-    Hosts(Vec<MxHost>),
-    /// "Null MX" (RFC 7505): the domain takes no mail.
-    NullMx,
-    /// The domain does not exist.
-    NoSuchDomain,
-}
-
-/// The lookups the outbound path needs. Implemented over the node's
-/// resolver; its errors are temporary failures (retry later).
-pub trait MxResolver: Send + Sync + 'static {
-    fn mx<'a>(&'a self, domain: &'a str) -> Pin<Box<dyn Future<Output = Result<MxAnswer, String>> + Send + 'a>>;
-    fn ips<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, String>> + Send + 'a>>;
-}
 
 /// How the outbound path works.
 #[derive(Clone)]
@@ -61,7 +33,8 @@ pub struct OutboundConfig {
     /// Outbound connections at once, in total.
     pub max_connections: usize,
     pub client: ClientConfig,
-    pub resolver: Option<Arc<dyn MxResolver>>,
+    /// For MX lookups; without it, only a relay host can be used.
+    pub resolver: Option<atoll_dns::Resolver>,
 }
 
 impl OutboundConfig {
@@ -251,12 +224,14 @@ impl Outbound {
             return Err(Outcome::Deferred("4.4.3 no DNS resolver and no relay host configured".into()));
         };
         let hosts = match resolver.mx(domain).await {
-            Ok(MxAnswer::Hosts(h)) => h,
-            Ok(MxAnswer::NullMx) => {
+            Ok(atoll_dns::Mx::Hosts { hosts, .. }) => hosts,
+            Ok(atoll_dns::Mx::NullMx) => {
                 // RFC 7505 §4.2.
                 return Err(Outcome::Failed(format!("5.1.10 {domain} accepts no mail (null MX)")));
             }
-            Ok(MxAnswer::NoSuchDomain) => return Err(Outcome::Failed(format!("5.1.2 domain {domain} does not exist"))),
+            Err(atoll_dns::DnsError::NoSuchDomain(_)) => {
+                return Err(Outcome::Failed(format!("5.1.2 domain {domain} does not exist")));
+            }
             Err(e) => return Err(Outcome::Deferred(format!("4.4.3 DNS lookup of {domain} failed: {e}"))),
         };
         let mut targets = Vec::new();
