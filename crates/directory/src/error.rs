@@ -28,6 +28,10 @@ pub enum Error {
     NotAMember(String, String),
     #[error("{0} is already a member of {1}")]
     AlreadyMember(String, String),
+    #[error("{0} is not a moderator of {1}")]
+    NotAModerator(String, String),
+    #[error("{0} is already a moderator of {1}")]
+    AlreadyModerator(String, String),
     #[error("{0} already exists")]
     Duplicate(String),
     #[error("unknown island {0}")]

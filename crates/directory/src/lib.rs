@@ -20,6 +20,7 @@ mod import;
 mod islands;
 mod lists;
 mod model;
+mod moderators;
 mod nodes;
 mod preferences;
 mod resolve;

@@ -9,7 +9,7 @@ use crate::model::policy;
 use crate::sql::{fetch_id, is_unique_violation, now, write_tx};
 use crate::{Directory, Error, MailingList, Member, Result};
 
-async fn list_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
+pub(crate) async fn list_id(conn: &mut AnyConnection, dir: &Directory, addr: &Address) -> Result<i64> {
     let q = sqlx::query(
         dir.db
             .dialect
@@ -56,10 +56,10 @@ impl Directory {
         let addr = Address::parse(address)?;
         write_tx!(self, |conn| {
             let id = list_id(conn, self, &addr).await?;
-            sqlx::query(self.db.dialect.sql("DELETE FROM list_members WHERE list_id = ?"))
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            for child in ["DELETE FROM list_members WHERE list_id = ?", "DELETE FROM list_moderators WHERE list_id = ?"]
+            {
+                sqlx::query(self.db.dialect.sql(child)).bind(id).execute(&mut *conn).await?;
+            }
             sqlx::query(self.db.dialect.sql("DELETE FROM lists WHERE id = ?")).bind(id).execute(&mut *conn).await?;
             record(conn, self, "list.remove", &addr.to_string(), "").await
         })

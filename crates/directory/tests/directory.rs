@@ -15,6 +15,7 @@ atoll_testkit::engine_tests!(
     alias_loops_are_refused,
     forwards,
     mailing_lists,
+    list_moderators,
     resolution,
     sub_addressing_separators,
     cache_and_other_writers,
@@ -286,6 +287,51 @@ async fn mailing_lists(engine: Engine) {
     assert_eq!(d.list_lists(None).await.unwrap()[0].members, 1);
     d.remove_list("rust@example.org").await.unwrap();
     assert_eq!(resolve(d, "rust@example.org").await, ["Unknown"]);
+}
+
+async fn list_moderators(engine: Engine) {
+    let Some(t) = open(engine).await else { return };
+    let d = t.dir.as_actor("cli:alice");
+    d.add_domain("example.org").await.unwrap();
+    d.create_list("rust@example.org", "moderated", "").await.unwrap();
+    d.subscribe("rust@example.org", "ann@example.org", false).await.unwrap();
+    // A moderator need not be a member; addresses are folded to lower case.
+    d.add_moderator("rust@example.org", "Mod@Elsewhere.test").await.unwrap();
+    d.add_moderator("rust@example.org", "ann@example.org").await.unwrap();
+    assert!(matches!(
+        d.add_moderator("rust@example.org", "mod@elsewhere.test").await,
+        Err(Error::AlreadyModerator(..))
+    ));
+    assert!(matches!(d.add_moderator("nolist@example.org", "x@example.org").await, Err(Error::UnknownList(_))));
+    assert!(matches!(d.add_moderator("rust@example.org", "not an address").await, Err(Error::InvalidAddress(..))));
+    assert_eq!(d.list_moderators("rust@example.org").await.unwrap(), ["ann@example.org", "mod@elsewhere.test"]);
+    let id = d.list_lists(None).await.unwrap()[0].id;
+    assert!(d.is_list_moderator(id, "MOD@elsewhere.test").await.unwrap());
+    assert!(!d.is_list_moderator(id, "ben@example.org").await.unwrap());
+    assert!(!d.is_list_moderator(id, "").await.unwrap(), "the null sender moderates nothing");
+    assert!(!d.is_list_moderator(id + 1, "ann@example.org").await.unwrap());
+
+    d.remove_moderator("rust@example.org", "ann@example.org").await.unwrap();
+    assert!(matches!(d.remove_moderator("rust@example.org", "ann@example.org").await, Err(Error::NotAModerator(..))));
+    assert_eq!(d.list_moderators("rust@example.org").await.unwrap(), ["mod@elsewhere.test"]);
+    assert_eq!(d.list_members("rust@example.org").await.unwrap().len(), 1, "membership is separate");
+
+    let log = d.audit_log(Some("rust@example.org"), 10).await.unwrap();
+    let actions: Vec<(&str, &str)> = log.iter().map(|e| (e.action.as_str(), e.detail.as_str())).collect();
+    assert_eq!(
+        actions[..3],
+        [
+            ("list.moderator.remove", "ann@example.org"),
+            ("list.moderator.add", "ann@example.org"),
+            ("list.moderator.add", "mod@elsewhere.test")
+        ]
+    );
+
+    // Removing the list removes its moderators; a new list of that name
+    // starts without any.
+    d.remove_list("rust@example.org").await.unwrap();
+    d.create_list("rust@example.org", "moderated", "").await.unwrap();
+    assert!(d.list_moderators("rust@example.org").await.unwrap().is_empty());
 }
 
 async fn resolution(engine: Engine) {
