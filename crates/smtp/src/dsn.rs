@@ -244,6 +244,7 @@ mod tests {
             ret,
             junk: false,
             remote: false,
+            held: false,
         }
     }
 

@@ -5,7 +5,8 @@
 //!   [`filter`]s and mail authentication (reverse DNS, SPF, DKIM, DMARC,
 //!   Authentication-Results);
 //! - [`queue`]: the node's durable queue (a spool with group commit) and
-//!   delivery into the islands;
+//!   delivery into the islands, where posts to moderated lists wait for a
+//!   moderator ([`moderation`]: the notice the moderators get);
 //! - [`lmtp`]: the LMTP server of the `store` role (RFC 2033), the final
 //!   hop into the island that holds a mailbox;
 //! - `session`: the SMTP/LMTP session state machine both servers share;
@@ -27,6 +28,7 @@ mod error;
 pub mod filter;
 pub mod greylist;
 pub mod lmtp;
+pub mod moderation;
 pub mod mx;
 pub mod queue;
 mod recipient;

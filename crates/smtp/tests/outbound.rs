@@ -140,6 +140,7 @@ impl Platform {
             ret: None,
             junk: false,
             remote: false,
+            held: false,
         };
         self.queue.accept(self.queue.new_id(), envelope, body.as_bytes().to_vec()).await.unwrap();
     }

@@ -36,7 +36,8 @@ struct Row {
     size: usize,
     sender: String,
     pending: Vec<String>,
-    /// "islands" (mailboxes here) or "outbound" (SMTP to other domains).
+    /// "islands" (mailboxes here), "outbound" (SMTP to other domains) or
+    /// "held" (waiting for a list's moderator: `atoll list held`).
     via: &'static str,
 }
 
@@ -54,7 +55,13 @@ fn row(m: &Spooled) -> Row {
             .filter(|(_, d)| !**d)
             .map(|(r, _)| r.address.clone())
             .collect(),
-        via: if m.envelope.remote { "outbound" } else { "islands" },
+        via: if m.envelope.held {
+            "held"
+        } else if m.envelope.remote {
+            "outbound"
+        } else {
+            "islands"
+        },
     }
 }
 
@@ -105,18 +112,18 @@ pub async fn run(ctx: &Context, cmd: Cmd) -> anyhow::Result<()> {
         }
         Cmd::Retry { id, all } => {
             if all {
-                control::submit(&dir, Request::RetryAll).context("cannot leave the request")?;
+                control::submit(&dir, &Request::RetryAll).context("cannot leave the request")?;
                 done(ctx, "retry of every queued message requested");
             } else {
                 let id = id.unwrap_or_default();
                 let m = find(&id)?;
-                control::submit(&dir, Request::Retry(m.id)).context("cannot leave the request")?;
+                control::submit(&dir, &Request::Retry(m.id)).context("cannot leave the request")?;
                 done(ctx, &format!("retry of {id} requested"));
             }
         }
         Cmd::Remove { id } => {
             let m = find(&id)?;
-            control::submit(&dir, Request::Remove(m.id)).context("cannot leave the request")?;
+            control::submit(&dir, &Request::Remove(m.id)).context("cannot leave the request")?;
             done(ctx, &format!("removal of {id} requested"));
         }
     }

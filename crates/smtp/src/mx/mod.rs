@@ -12,10 +12,12 @@
 //!   (`crate::session`): extensions, and the message into the queue;
 //! - `rcpt.rs`: recipient checks through the directory;
 //! - `authentication.rs`: reverse DNS at connect, and SPF, DKIM and DMARC
-//!   after DATA; `auth_results.rs`: the Authentication-Results header.
+//!   after DATA; `auth_results.rs`: the Authentication-Results header;
+//! - `hold.rs`: posts to moderated lists, held for a moderator.
 
 mod auth_results;
 mod authentication;
+mod hold;
 mod protocol;
 mod rcpt;
 

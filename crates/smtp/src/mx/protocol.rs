@@ -170,9 +170,10 @@ impl Inner {
             junk,
             // The MX takes mail for this platform's own addresses only.
             remote: false,
+            held: false,
         };
         let (sender, rcpts, size) = (envelope.sender.clone(), envelope.recipients.len(), body.len());
-        match self.queue.accept(id, envelope, body).await {
+        match self.enqueue(id, envelope, body).await {
             Ok(()) => {
                 tracing::info!(id = %qid, %sender, recipients = rcpts, size, peer = ?client.peer, "smtp: accepted");
                 Reply::with_text(250, [2, 0, 0], format!("OK queued as {qid}"))

@@ -12,7 +12,6 @@ use crate::session::Client;
 const RELAY_DENIED: Reply = Reply::new(550, [5, 7, 1], "relay access denied");
 // RFC 3463 §3.8: X.7.2, mailing list expansion prohibited.
 const MEMBERS_ONLY: Reply = Reply::new(550, [5, 7, 2], "only members may post to this list");
-const MODERATED: Reply = Reply::new(550, [5, 7, 2], "this list is moderated and takes no posts by mail");
 
 impl Inner {
     /// Greylisting (Postgrey's algorithm, RFC 6647) for a recipient the
@@ -61,7 +60,11 @@ impl Inner {
                             return Err(MEMBERS_ONLY);
                         }
                     }
-                    _ => return Err(MODERATED),
+                    // Accepted: whether a moderator must decide is settled
+                    // when the message is queued (`hold.rs`). An unknown
+                    // policy (a newer node's) is treated the same way: held
+                    // rather than refused or let through.
+                    _ => {}
                 },
                 // Forwards and aliases to other domains: the queue relays
                 // them (the sender asked for a local address, so this is

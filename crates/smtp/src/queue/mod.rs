@@ -12,7 +12,10 @@
 //!   which also stops forwarding loops), written in the same spool record
 //!   that says the forward is done;
 //! - messages for outside recipients ([`Envelope::remote`]) go to each
-//!   domain's mail exchanger ([`outbound`]).
+//!   domain's mail exchanger ([`outbound`]);
+//! - posts to moderated lists ([`Envelope::held`]) wait, never attempted,
+//!   until a moderator approves, rejects or discards them, or
+//!   `give_up_after` passes; their moderators get a notice.
 //!
 //! Whatever failed for a reason that may pass (an island down, the
 //! directory or a remote server unreachable) is tried again with a growing
@@ -27,11 +30,14 @@
 //! - `handover.rs`: LMTP to store nodes of islands served elsewhere;
 //! - `outbound.rs`: SMTP to other domains;
 //! - `notify.rs`: the derived messages (forward copies, notifications);
-//! - `control.rs`: requests from `atoll queue` (retry, remove).
+//! - `held.rs`: posts held for a list's moderators, and the decisions;
+//! - `control.rs`: requests from `atoll queue` (retry, remove) and
+//!   `atoll list` (approve, reject, discard).
 
 pub mod control;
 mod deliver;
 pub mod handover;
+mod held;
 mod notify;
 pub mod outbound;
 pub mod record;
@@ -96,6 +102,9 @@ struct Entry {
     done: Vec<bool>,
     forwarded: Vec<bool>,
     warned: Vec<bool>,
+    /// A held message: the notice to its moderators here and elsewhere is
+    /// written (see `record::LinkKind::Moderators`).
+    noticed: [bool; 2],
     attempts: u32,
     last_error: Option<String>,
     /// An attempt is under way: another one must not start (a recipient
@@ -112,6 +121,7 @@ impl Entry {
             done: vec![false; n],
             forwarded: vec![false; n],
             warned: vec![false; n],
+            noticed: [false; 2],
             attempts: 0,
             last_error: None,
             in_flight: false,
@@ -132,6 +142,10 @@ pub struct QueuedMessage {
     pub pending: Vec<String>,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// Waiting for a list's moderator.
+    pub held: bool,
+    /// Held, and the moderators' notice is written.
+    pub moderators_notified: bool,
 }
 
 /// The queue of one node; cheap to clone.
@@ -188,12 +202,19 @@ impl Queue {
             e.done = m.done;
             e.forwarded = m.forwarded;
             e.warned = m.warned;
+            e.noticed = m.noticed;
             inner.lock().insert(m.id, e);
             inner.schedule(m.id);
         }
         // Requests left while the node was down (a removal must come before
         // the first attempt), then every second.
         inner.carry_out(control::take(inner.spool.dir()));
+        // Held posts no request decided: their moderators hear of them
+        // (unless they did before the restart), and the clock runs on.
+        let held: Vec<u64> = inner.lock().iter().filter(|(_, e)| e.envelope.held).map(|(id, _)| *id).collect();
+        for id in held {
+            inner.hold(id);
+        }
         let watcher = Arc::downgrade(&inner);
         let mut stop_watching = inner.stop.subscribe();
         tokio::spawn(async move {
@@ -277,11 +298,17 @@ impl Queue {
         self.inner.spool.new_id()
     }
 
-    /// Queues message `id`; returns once it is on stable storage.
+    /// Queues message `id`; returns once it is on stable storage. A held
+    /// envelope waits for a moderator; its moderators are told.
     pub async fn accept(&self, id: u64, envelope: Envelope, body: Vec<u8>) -> Result<(), SpoolError> {
         self.inner.spool.append(id, &envelope, &body, None).await?;
+        let held = envelope.held;
         self.inner.lock().insert(id, Entry::new(envelope, body.into()));
-        self.inner.schedule(id);
+        if held {
+            self.inner.hold(id);
+        } else {
+            self.inner.schedule(id);
+        }
         Ok(())
     }
 
@@ -297,6 +324,8 @@ impl Queue {
                 pending: e.pending().into_iter().map(|i| e.envelope.recipients[i].address.clone()).collect(),
                 attempts: e.attempts,
                 last_error: e.last_error.clone(),
+                held: e.envelope.held,
+                moderators_notified: e.noticed.iter().any(|n| *n),
             })
             .collect();
         out.sort_by_key(|m| m.id);
@@ -315,9 +344,10 @@ impl Queue {
 }
 
 impl Inner {
-    /// Hands message `id` to the path it takes.
+    /// Hands message `id` to the path it takes; a held one takes none.
     fn schedule(&self, id: u64) {
         let remote = match self.lock().get(&id) {
+            Some(e) if e.envelope.held => return,
             Some(e) => e.envelope.remote,
             None => return,
         };
@@ -340,17 +370,24 @@ impl Inner {
         true
     }
 
-    fn carry_out(&self, requests: Vec<control::Request>) {
+    fn carry_out(self: &Arc<Self>, requests: Vec<control::Request>) {
         for r in requests {
-            let known = match r {
-                control::Request::Retry(id) => self.retry(id),
-                control::Request::Remove(id) => self.remove(id),
+            let known = match &r {
+                control::Request::Retry(id) => self.retry(*id),
+                control::Request::Remove(id) => self.remove(*id),
                 control::Request::RetryAll => {
                     let ids: Vec<u64> = self.lock().keys().copied().collect();
                     for id in ids {
                         self.schedule(id);
                     }
                     true
+                }
+                // Decisions write to the spool: they run on their own and
+                // say themselves what became of them.
+                control::Request::Approve(_) | control::Request::Reject(..) | control::Request::Discard(_) => {
+                    let me = self.clone();
+                    tokio::spawn(async move { me.decide(r).await });
+                    continue;
                 }
             };
             if !known {
@@ -371,7 +408,7 @@ impl Inner {
         let mut entries = self.lock();
         let e = entries.get_mut(&id)?;
         let pending = e.pending();
-        if e.in_flight || pending.is_empty() {
+        if e.in_flight || e.envelope.held || pending.is_empty() {
             return None;
         }
         e.in_flight = true;

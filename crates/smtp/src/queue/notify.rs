@@ -93,6 +93,28 @@ pub(super) fn delay(
     Some(status(rcpt, Action::Delayed, code, Some(why), host))
 }
 
+/// The notice that a held post is refused (by a moderator, or because
+/// none decided in time), unless the sender does not want to hear of
+/// failures. `why` is our own text and goes into the report as it is.
+pub(super) fn refused(
+    envelope: &Envelope,
+    rcpt: &EnvelopeRecipient,
+    code: [u16; 3],
+    why: &str,
+) -> Option<RecipientStatus> {
+    if !wants(envelope, rcpt, notify::FAILURE) {
+        return None;
+    }
+    Some(RecipientStatus {
+        address: rcpt.address.clone(),
+        orcpt: rcpt.orcpt.clone(),
+        action: Action::Failed,
+        status: code,
+        remote_mta: None,
+        diagnostic: Some(why.to_string()),
+    })
+}
+
 /// Whether the message's header already holds `Delivered-To: <address>`:
 /// it went through this forward before (a loop, as Postfix detects it).
 fn delivered_to(body: &[u8], address: &str) -> bool {
@@ -144,6 +166,7 @@ impl Inner {
                 ret: envelope.ret,
                 junk: false,
                 remote: true,
+                held: false,
             };
             let mut raw = format!("Delivered-To: {}\r\n", rcpt.address.replace(['\r', '\n'], "")).into_bytes();
             raw.extend_from_slice(body);
@@ -194,6 +217,7 @@ impl Inner {
             ret: None,
             junk: false,
             remote: self.router.is_remote(&envelope.sender).await,
+            held: false,
         };
         let link = Link { parent: id, kind, recipients: statuses.iter().map(|(i, _)| *i).collect() };
         let notice_id = self.derive(notice, message, link).await?;
@@ -202,7 +226,12 @@ impl Inner {
     }
 
     /// Writes a derived message with its link and queues it.
-    async fn derive(self: &Arc<Self>, envelope: Envelope, body: Vec<u8>, link: Link) -> Result<u64, SpoolError> {
+    pub(super) async fn derive(
+        self: &Arc<Self>,
+        envelope: Envelope,
+        body: Vec<u8>,
+        link: Link,
+    ) -> Result<u64, SpoolError> {
         let id = self.spool.new_id();
         self.spool.append(id, &envelope, &body, Some(&link)).await?;
         self.lock().insert(id, Entry::new(envelope, body.into()));
@@ -224,6 +253,7 @@ mod tests {
             ret: None,
             junk: false,
             remote: false,
+            held: false,
         }
     }
 

@@ -1,5 +1,6 @@
-//! The spool's on-disk records: a queued message with its envelope, and
-//! the note that some of its recipients are finished.
+//! The spool's on-disk records: a queued message with its envelope, the
+//! note that some of its recipients are finished, and the note that a
+//! held message is released to its recipients.
 //!
 //! A record is `len: u32 LE | crc: u32 LE | kind: u8 | payload`, where
 //! `len` counts kind and payload and `crc` is CRC-32C over them. A record
@@ -19,10 +20,13 @@ const KIND_DONE: u8 = 2;
 /// A message made from another one (a forward's copy, a delivery status
 /// notification): the link to its parent, then a message record's payload.
 const KIND_DERIVED: u8 = 3;
+/// A held message may go: a moderator approved it.
+const KIND_RELEASED: u8 = 4;
 
 /// Bits of the envelope's flags byte.
 const FLAG_JUNK: u8 = 1;
 const FLAG_REMOTE: u8 = 2;
+const FLAG_HELD: u8 = 4;
 
 /// DSN NOTIFY (RFC 3461 §4.1) as bits; 0 is "not given" (the default:
 /// FAILURE and DELAY).
@@ -102,6 +106,9 @@ pub struct Envelope {
     /// Every recipient is outside this platform: the message leaves over
     /// SMTP (the outbound path) instead of going into an island.
     pub remote: bool,
+    /// A post to a moderated list: it waits for a moderator and is never
+    /// attempted until a released record follows it.
+    pub held: bool,
 }
 
 /// What writing a derived message does to its parent, in the same record
@@ -115,6 +122,11 @@ pub enum LinkKind {
     Notified = 2,
     /// These recipients' delay warning is sent.
     Warned = 3,
+    /// The notice to the moderators of a held message is written. The
+    /// recipients say which notice: 0 for the moderators whose mailboxes
+    /// are here, 1 for those elsewhere (a message goes either into the
+    /// islands or over SMTP, so the moderators may need two).
+    Moderators = 4,
 }
 
 /// A derived message's link to its parent.
@@ -140,6 +152,10 @@ pub(crate) enum Record {
     Done {
         id: u64,
         recipients: Vec<u16>,
+    },
+    /// Held message `id` is approved: deliver it.
+    Released {
+        id: u64,
     },
 }
 
@@ -193,7 +209,8 @@ pub(crate) fn encode_message(out: &mut Vec<u8>, id: u64, envelope: &Envelope, bo
         Some(Ret::Full) => 1,
         Some(Ret::Headers) => 2,
     });
-    out.push(if envelope.junk { FLAG_JUNK } else { 0 } | if envelope.remote { FLAG_REMOTE } else { 0 });
+    let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+    out.push(flag(envelope.junk, FLAG_JUNK) | flag(envelope.remote, FLAG_REMOTE) | flag(envelope.held, FLAG_HELD));
     out.extend_from_slice(&(envelope.recipients.len() as u16).to_le_bytes());
     for r in &envelope.recipients {
         put_str(out, &r.address);
@@ -215,6 +232,15 @@ pub(crate) fn encode_done(out: &mut Vec<u8>, id: u64, recipients: &[u16]) {
     for r in recipients {
         out.extend_from_slice(&r.to_le_bytes());
     }
+    frame(out, start);
+}
+
+/// Appends a released record to `out`.
+pub(crate) fn encode_released(out: &mut Vec<u8>, id: u64) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    out.push(KIND_RELEASED);
+    out.extend_from_slice(&id.to_le_bytes());
     frame(out, start);
 }
 
@@ -299,6 +325,7 @@ fn parse(payload: &[u8]) -> Option<Record> {
                     1 => LinkKind::Forwarded,
                     2 => LinkKind::Notified,
                     3 => LinkKind::Warned,
+                    4 => LinkKind::Moderators,
                     _ => return None,
                 };
                 let n = c.u16()? as usize;
@@ -318,10 +345,10 @@ fn parse(payload: &[u8]) -> Option<Record> {
                 _ => return None,
             };
             let flags = c.u8()?;
-            if flags & !(FLAG_JUNK | FLAG_REMOTE) != 0 {
+            if flags & !(FLAG_JUNK | FLAG_REMOTE | FLAG_HELD) != 0 {
                 return None;
             }
-            let (junk, remote) = (flags & FLAG_JUNK != 0, flags & FLAG_REMOTE != 0);
+            let (junk, remote, held) = (flags & FLAG_JUNK != 0, flags & FLAG_REMOTE != 0, flags & FLAG_HELD != 0);
             let n = c.u16()? as usize;
             let mut recipients = Vec::with_capacity(n);
             for _ in 0..n {
@@ -335,7 +362,7 @@ fn parse(payload: &[u8]) -> Option<Record> {
             if !c.b.is_empty() {
                 return None;
             }
-            let envelope = Envelope { sender, recipients, arrived, envid, ret, junk, remote };
+            let envelope = Envelope { sender, recipients, arrived, envid, ret, junk, remote, held };
             Some(Record::Message { id, envelope, body, link })
         }
         KIND_DONE => {
@@ -346,6 +373,13 @@ fn parse(payload: &[u8]) -> Option<Record> {
                 return None;
             }
             Some(Record::Done { id, recipients })
+        }
+        KIND_RELEASED => {
+            let id = c.u64()?;
+            if !c.b.is_empty() {
+                return None;
+            }
+            Some(Record::Released { id })
         }
         _ => None,
     }
@@ -371,6 +405,7 @@ mod tests {
             ret: Some(Ret::Headers),
             junk: true,
             remote: false,
+            held: false,
         }
     }
 
@@ -400,6 +435,26 @@ mod tests {
         let Decoded::Record(r, n) = decode(&buf) else { panic!("derived record not decoded") };
         assert_eq!(n, buf.len());
         assert_eq!(r, Record::Message { id: 43, envelope: env, body: b"x".to_vec(), link: Some(link) });
+    }
+
+    #[test]
+    fn held_messages_their_notice_and_release_round_trip() {
+        let mut buf = Vec::new();
+        let held = Envelope { held: true, junk: false, ..envelope() };
+        encode_message(&mut buf, 50, &held, b"post", None);
+        let notice_at = buf.len();
+        let link = Link { parent: 50, kind: LinkKind::Moderators, recipients: vec![1] };
+        encode_message(&mut buf, 51, &Envelope { remote: true, ..envelope() }, b"notice", Some(&link));
+        let released_at = buf.len();
+        encode_released(&mut buf, 50);
+        let Decoded::Record(r, _) = decode(&buf) else { panic!("held message not decoded") };
+        assert_eq!(r, Record::Message { id: 50, envelope: held, body: b"post".to_vec(), link: None });
+        let Decoded::Record(Record::Message { link: Some(l), .. }, _) = decode(&buf[notice_at..]) else {
+            panic!("notice not decoded")
+        };
+        assert_eq!(l, link);
+        let Decoded::Record(r, n) = decode(&buf[released_at..]) else { panic!("released record not decoded") };
+        assert_eq!((r, n), (Record::Released { id: 50 }, buf.len() - released_at));
     }
 
     #[test]

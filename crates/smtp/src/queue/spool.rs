@@ -10,7 +10,8 @@
 //! second.
 //!
 //! A message record holds the envelope and the bytes; a done record says
-//! that some recipients are finished (delivered, or bounced). On start the
+//! that some recipients are finished (delivered, or bounced); a released
+//! record lets a held message (a post waiting for a list's moderator) go. On start the
 //! segments are read in order and every message with unfinished recipients
 //! is queued again. A segment is removed once every message in it is
 //! finished and every older segment is gone: done records always sit in the
@@ -64,6 +65,9 @@ pub struct Spooled {
     pub forwarded: Vec<bool>,
     /// Per recipient: its delay warning is sent.
     pub warned: Vec<bool>,
+    /// A held message: the notice to its moderators here (0) and
+    /// elsewhere (1) is written.
+    pub noticed: [bool; 2],
 }
 
 /// The queue id as people see it (logs, `atoll queue`).
@@ -87,6 +91,11 @@ enum Op {
         bytes: Vec<u8>,
         finished: bool,
         reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    /// A record about a message already written, waited for.
+    Note {
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
     },
 }
 
@@ -162,6 +171,20 @@ impl Spool {
         record::encode_message(&mut bytes, id, envelope, body, link);
         let (reply, done) = oneshot::channel();
         self.tx.send(Op::Message { id, bytes, reply }).map_err(|_| SpoolError::Stopped)?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SpoolError::Write(e)),
+            Err(_) => Err(SpoolError::Stopped),
+        }
+    }
+
+    /// Notes that held message `id` is released (approved by a
+    /// moderator); returns once that is on stable storage.
+    pub async fn release(&self, id: u64) -> Result<(), SpoolError> {
+        let mut bytes = Vec::with_capacity(24);
+        record::encode_released(&mut bytes, id);
+        let (reply, done) = oneshot::channel();
+        self.tx.send(Op::Note { bytes, reply }).map_err(|_| SpoolError::Stopped)?;
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(SpoolError::Write(e)),
@@ -248,6 +271,10 @@ impl Writer {
                             finished.push(id);
                         }
                         waiters.extend(reply);
+                    }
+                    Op::Note { bytes, reply } => {
+                        buf.extend_from_slice(&bytes);
+                        waiters.push(reply);
                     }
                 }
                 if buf.len() < BATCH_BYTES {
@@ -336,6 +363,7 @@ struct ScannedMessage {
     done: Vec<bool>,
     forwarded: Vec<bool>,
     warned: Vec<bool>,
+    noticed: [bool; 2],
 }
 
 impl ScannedMessage {
@@ -347,6 +375,7 @@ impl ScannedMessage {
             done: self.done,
             forwarded: self.forwarded,
             warned: self.warned,
+            noticed: self.noticed,
         }
     }
 }
@@ -406,7 +435,16 @@ fn scan(dir: &Path) -> Result<Scan, SpoolError> {
                             max_id = max_id.max(id);
                             let n = envelope.recipients.len();
                             let (done, forwarded, warned) = (vec![false; n], vec![false; n], vec![false; n]);
-                            let m = ScannedMessage { id, segment: number, envelope, body, done, forwarded, warned };
+                            let m = ScannedMessage {
+                                id,
+                                segment: number,
+                                envelope,
+                                body,
+                                done,
+                                forwarded,
+                                warned,
+                                noticed: [false; 2],
+                            };
                             messages.insert(id, m);
                             // The parent was written earlier, so it is known
                             // here unless it is finished and gone.
@@ -417,12 +455,18 @@ fn scan(dir: &Path) -> Result<Scan, SpoolError> {
                                     record::LinkKind::Forwarded => mark(&mut p.forwarded, &link.recipients),
                                     record::LinkKind::Notified => mark(&mut p.done, &link.recipients),
                                     record::LinkKind::Warned => mark(&mut p.warned, &link.recipients),
+                                    record::LinkKind::Moderators => mark(&mut p.noticed, &link.recipients),
                                 }
                             }
                         }
                         Record::Done { id, recipients } => {
                             if let Some(m) = messages.get_mut(&id) {
                                 mark(&mut m.done, &recipients);
+                            }
+                        }
+                        Record::Released { id } => {
+                            if let Some(m) = messages.get_mut(&id) {
+                                m.envelope.held = false;
                             }
                         }
                     }
@@ -462,6 +506,7 @@ mod tests {
             ret: None,
             junk: false,
             remote: false,
+            held: false,
         }
     }
 
@@ -486,6 +531,29 @@ mod tests {
         assert_eq!(p.done, [false, true, false]);
         assert_eq!(p.warned, [false, false, true]);
         assert!(pending.iter().filter(|m| m.id != parent).all(|m| m.envelope.remote && &*m.body == b"child"));
+    }
+
+    #[tokio::test]
+    async fn a_held_message_stays_held_until_its_release_is_written() {
+        use crate::queue::record::{Link, LinkKind};
+        let tmp = tempfile::tempdir().unwrap();
+        let (spool, _) = Spool::open(tmp.path(), DEFAULT_SEGMENT_SIZE).unwrap();
+        let held = put(&spool, Envelope { held: true, ..envelope(1) }, b"post").await;
+        let other = put(&spool, Envelope { held: true, ..envelope(1) }, b"another post").await;
+        let link = Link { parent: held, kind: LinkKind::Moderators, recipients: vec![0] };
+        spool.append(spool.new_id(), &envelope(1), b"notice", Some(&link)).await.unwrap();
+        drop(spool);
+        let (spool, pending) = Spool::open(tmp.path(), DEFAULT_SEGMENT_SIZE).unwrap();
+        let find = |p: &[Spooled], id| p.iter().find(|m| m.id == id).cloned().unwrap();
+        let h = find(&pending, held);
+        assert!(h.envelope.held, "held across a restart");
+        assert_eq!(h.noticed, [true, false], "the notice to the local moderators is written");
+        assert_eq!(find(&pending, other).noticed, [false, false]);
+        spool.release(held).await.unwrap();
+        drop(spool);
+        let pending = read(tmp.path()).unwrap();
+        assert!(!find(&pending, held).envelope.held, "released");
+        assert!(find(&pending, other).envelope.held, "the other one still waits");
     }
 
     #[tokio::test]

@@ -247,6 +247,7 @@ impl Inner {
             ret: Ret::from_mail_flags(mail.flags),
             junk: false,
             remote,
+            held: false,
         };
         // Local recipients go into the islands, the rest out: two queue
         // entries when there are both, each on disk before the 250.
