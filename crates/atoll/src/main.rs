@@ -51,7 +51,7 @@ enum Command {
     /// Forwards of accounts' mail to other addresses
     #[command(subcommand)]
     Forward(forward::Cmd),
-    /// Mailing lists and their members
+    /// Mailing lists: members, moderators and held posts
     #[command(subcommand)]
     List(list::Cmd),
     /// Islands: partitions of mail storage

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod forward;
 pub mod island;
 pub mod list;
+mod list_held;
 pub mod mailbox;
 pub mod migrate;
 mod password_input;
