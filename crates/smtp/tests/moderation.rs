@@ -4,7 +4,8 @@
 //!
 //! One platform, example.org, with its directory, island, queue and MX:
 //! rust@example.org is moderated, ann and bob are members, mod moderates
-//! it (without being a member), carol is neither.
+//! it (without being a member), carol is neither. A second platform,
+//! elsewhere.net, stands for a moderator's mail server elsewhere.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use atoll_smtp::client::{ClientConfig, Connection, Outgoing, OutgoingRecipient, 
 use atoll_smtp::filter::Filters;
 use atoll_smtp::queue::control::{self, Request};
 use atoll_smtp::queue::spool::parse_id;
+use atoll_smtp::queue::{Outbound, OutboundConfig};
 use atoll_smtp::{Mx, MxConfig, Queue, QueueConfig, Router, ShutdownTrigger, shutdown_channel};
 use atoll_store::Island;
 
@@ -26,24 +28,31 @@ struct World {
     island: Island,
 }
 
-async fn world() -> World {
+/// A domain with these accounts on one island.
+async fn platform(domain: &str, accounts: &[&str]) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", tmp.path().join("directory.db").display());
     let dir = Directory::open(&url, Settings::default()).await.unwrap();
     dir.add_island("main", &tmp.path().join("main").display().to_string()).await.unwrap();
-    dir.add_domain("example.org").await.unwrap();
-    for a in ["ann", "bob", "mod", "carol"] {
-        let mut acct = NewAccount::new(&format!("{a}@example.org"));
+    dir.add_domain(domain).await.unwrap();
+    for a in accounts {
+        let mut acct = NewAccount::new(&format!("{a}@{domain}"));
         acct.island = Some("main".into());
         dir.add_account(&acct).await.unwrap();
     }
+    let meta = format!("sqlite://{}?mode=rwc", tmp.path().join("main/meta.db").display());
+    let island = Island::open("main", &meta, tmp.path().join("main/blobs"), 4).await.unwrap();
+    World { tmp, dir, island }
+}
+
+async fn world() -> World {
+    let w = platform("example.org", &["ann", "bob", "mod", "carol"]).await;
+    let dir = &w.dir;
     dir.create_list(LIST, "moderated", "").await.unwrap();
     dir.subscribe(LIST, "ann@example.org", false).await.unwrap();
     dir.subscribe(LIST, "bob@example.org", false).await.unwrap();
     dir.add_moderator(LIST, "mod@example.org").await.unwrap();
-    let meta = format!("sqlite://{}?mode=rwc", tmp.path().join("main/meta.db").display());
-    let island = Island::open("main", &meta, tmp.path().join("main/blobs"), 4).await.unwrap();
-    World { tmp, dir, island }
+    w
 }
 
 impl World {
@@ -52,6 +61,16 @@ impl World {
     }
 
     fn queue(&self, give_up_after: Duration) -> Queue {
+        self.queue_relaying(give_up_after, None)
+    }
+
+    /// A queue whose outbound path sends everything to `relay`.
+    fn queue_relaying(&self, give_up_after: Duration, relay: Option<SocketAddr>) -> Queue {
+        let outbound = relay.map(|relay| {
+            let mut o = OutboundConfig::new("mx.example.org");
+            o.relay = Some(relay.to_string());
+            Outbound::new(o)
+        });
         let config = QueueConfig {
             node: "mx.example.org".into(),
             hostname: "mx.example.org".into(),
@@ -61,7 +80,7 @@ impl World {
             delay_warning: None,
             ..QueueConfig::default()
         };
-        Queue::start(self.spool(), config, Router::new(self.dir.clone(), [self.island.clone()]), None).unwrap()
+        Queue::start(self.spool(), config, Router::new(self.dir.clone(), [self.island.clone()]), outbound).unwrap()
     }
 
     async fn mx(&self, queue: &Queue) -> (SocketAddr, ShutdownTrigger) {
@@ -322,4 +341,24 @@ async fn list_and_direct_recipients_in_one_transaction_are_split() {
     assert!(drained(&queue).await, "{:?}", queue.list());
     // ann is a member too: the list's copy is a second delivery to her.
     assert_eq!(w.wait_inbox("ann@example.org", 2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn moderators_elsewhere_get_their_notice_over_smtp() {
+    let away = platform("elsewhere.net", &["helper"]).await;
+    let away_queue = away.queue(Duration::from_secs(3600));
+    let (away_addr, _away_stop) = away.mx(&away_queue).await;
+    let w = world().await;
+    w.dir.add_moderator(LIST, "helper@elsewhere.net").await.unwrap();
+    let queue = w.queue_relaying(Duration::from_secs(3600), Some(away_addr));
+    let (addr, _stop) = w.mx(&queue).await;
+    let id = held_post(&w, &queue, addr, "carol@example.org", "two notices").await;
+    let got = away.wait_inbox("helper@elsewhere.net", 1).await;
+    assert_eq!(got.len(), 1, "the outside moderator is told too");
+    assert!(got[0].starts_with("Return-Path: <>\r\n"), "{}", got[0]);
+    assert!(got[0].contains(&format!("atoll list approve {id:016X}")), "{}", got[0]);
+    assert!(drained_but_held(&queue).await, "{:?}", queue.list());
+    assert!(queue.list()[0].moderators_notified);
+    assert_eq!(w.inbox("mod@example.org").await.len(), 1, "one notice each");
+    assert_eq!(away.inbox("helper@elsewhere.net").await.len(), 1);
 }
