@@ -261,3 +261,35 @@ fn no_port_relays_for_a_client_that_has_not_authenticated() {
         dialog(n.smtp, &["EHLO relay.test", "MAIL FROM:<x@elsewhere.net>", "RCPT TO:<ann%elsewhere.net@example.org>"]);
     assert!(mx[3].starts_with("550 5.1.1"), "{mx:?}");
 }
+
+/// A member's post to a moderated list is held for its moderators (the
+/// 250 came, the members have nothing); a moderator's goes to the members.
+#[test]
+fn a_post_to_a_moderated_list_waits_unless_a_moderator_sends_it() {
+    let n = node("");
+    n.a.ok(&["list", "create", "rust@example.org", "--posting", "moderated"]);
+    n.a.ok(&["list", "subscribe", "rust@example.org", "ann@example.org"]);
+    n.a.ok(&["list", "subscribe", "rust@example.org", "bob@example.org"]);
+    n.a.ok(&["list", "moderator", "add", "rust@example.org", "bob@example.org"]);
+    for (user, subject) in [("ann@example.org", "from ann"), ("bob@example.org", "from bob")] {
+        let r = smtplib_send(
+            n.submission.port(),
+            &json!({"from": user, "starttls": true, "auth": auth(user, "PLAIN"),
+                    "rcpts": ["rust@example.org"], "message": message(user, subject)}),
+        );
+        assert_eq!(r["rcpt"][0][0], 250, "{r}");
+        assert_eq!(r["data"][0], 250, "{r}");
+    }
+    let held = n.a.json(&["list", "held"]);
+    let held = held.as_array().unwrap();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["subject"], "from ann");
+    assert_eq!(held[0]["sender"], "ann@example.org");
+    // ann has bob's post; bob has his own and the notice about ann's.
+    let ann = inbox(&n.a, "ann@example.org", 1);
+    assert_eq!(ann.iter().map(|m| m["subject"].as_str().unwrap()).collect::<Vec<_>>(), ["from bob"], "{ann:?}");
+    let bob = inbox(&n.a, "bob@example.org", 2);
+    let subjects: Vec<&str> = bob.iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert!(subjects.contains(&"from bob"), "{bob:?}");
+    assert!(subjects.contains(&"Post to rust@example.org from ann@example.org requires approval"), "{bob:?}");
+}

@@ -31,7 +31,6 @@ const FROM_NOT_OWNER: Reply = Reply::new(550, [5, 7, 1], "From address not owned
 const NO_FROM: Reply = Reply::new(550, [5, 6, 0], "the message has no From address");
 const RATE_LIMITED: Reply = Reply::new(450, [4, 7, 1], "too many recipients in the last hour; try again later");
 const MEMBERS_ONLY: Reply = Reply::new(550, [5, 7, 2], "only members may post to this list");
-const MODERATED: Reply = Reply::new(550, [5, 7, 2], "this list is moderated; post through its moderators");
 const QUEUE_FAILED: Reply = Reply::new(451, [4, 3, 0], "local error in processing, try again later");
 
 /// Where an accepted recipient's mail goes.
@@ -41,6 +40,9 @@ pub(crate) enum Dest {
     Local,
     /// Anywhere else: the outbound path.
     Remote,
+    /// A moderated list the sender does not moderate: queued held for its
+    /// moderators (docs/mx.md, "Moderated lists").
+    Held,
 }
 
 impl Protocol for Inner {
@@ -141,6 +143,7 @@ impl Protocol for Inner {
             return Err(refused);
         }
         let Resolution::Deliver { destinations } = &*resolution else { return Ok(Dest::Remote) };
+        let mut held = false;
         for d in destinations {
             match d {
                 Destination::Mailbox { account_id, address: owner, island, .. } => {
@@ -159,12 +162,19 @@ impl Protocol for Inner {
                             return Err(MEMBERS_ONLY);
                         }
                     }
-                    _ => return Err(MODERATED),
+                    // Moderated (or a policy this node does not know): a
+                    // moderator's own post goes at once, any other waits.
+                    _ => {
+                        held |= !self.directory.is_list_moderator(*list_id, &mail.address).await.map_err(|e| {
+                            tracing::warn!(%list, error = %e, "submission: list moderator lookup failed");
+                            DIRECTORY_DOWN
+                        })?;
+                    }
                 },
                 Destination::External { .. } => {}
             }
         }
-        Ok(Dest::Local)
+        Ok(if held { Dest::Held } else { Dest::Local })
     }
 
     async fn message(&self, client: &Client, tx: Transaction<Dest>) -> Vec<Reply> {
@@ -231,15 +241,16 @@ impl Inner {
         }
 
         let mail = tx.mail;
-        let (mut local, mut remote) = (Vec::new(), Vec::new());
+        let (mut local, mut remote, mut held) = (Vec::new(), Vec::new(), Vec::new());
         for (r, dest) in tx.recipients {
             let r = EnvelopeRecipient::from_rcpt(r);
             match dest {
                 Dest::Local => local.push(r),
                 Dest::Remote => remote.push(r),
+                Dest::Held => held.push(r),
             }
         }
-        let envelope = |recipients: Vec<EnvelopeRecipient>, remote: bool| Envelope {
+        let envelope = |recipients: Vec<EnvelopeRecipient>, remote: bool, held: bool| Envelope {
             sender: mail.address.clone(),
             recipients,
             arrived: now,
@@ -247,17 +258,18 @@ impl Inner {
             ret: Ret::from_mail_flags(mail.flags),
             junk: false,
             remote,
-            held: false,
+            held,
         };
-        // Local recipients go into the islands, the rest out: two queue
-        // entries when there are both, each on disk before the 250.
+        // Local recipients go into the islands, posts to moderated lists
+        // wait for a moderator, the rest go out: a queue entry for each
+        // there is, each on disk before the 250.
         let mut ids = Vec::new();
-        for (recipients, is_remote) in [(local, false), (remote, true)] {
+        for (recipients, is_remote, is_held) in [(local, false, false), (held, false, true), (remote, true, false)] {
             if recipients.is_empty() {
                 continue;
             }
             let this = if ids.is_empty() { id } else { self.queue.new_id() };
-            if let Err(e) = self.queue.accept(this, envelope(recipients, is_remote), message.clone()).await {
+            if let Err(e) = self.queue.accept(this, envelope(recipients, is_remote, is_held), message.clone()).await {
                 tracing::error!(id = %format_id(this), error = %e, "submission: could not queue the message");
                 return QUEUE_FAILED;
             }
