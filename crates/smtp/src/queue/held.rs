@@ -190,12 +190,17 @@ impl Inner {
                 }
                 done
             }
-            _ => {
+            Request::Discard(_) => {
                 self.lock().remove(&id);
                 let pending: Vec<u16> = pending.iter().map(|&i| i as u16).collect();
                 self.spool.done(id, &pending, true);
                 tracing::info!(id = %qid, sender = %envelope.sender, "queue: held post discarded");
                 true
+            }
+            // Not a decision: refused above.
+            Request::Retry(_) | Request::RetryAll | Request::Remove(_) => {
+                self.put_back(id);
+                false
             }
         }
     }
