@@ -125,14 +125,19 @@ pub async fn fetch_id<'q>(
 pub fn retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
+            // MySQL/MariaDB report their error number apart from the
+            // SQLSTATE: 1213 ER_LOCK_DEADLOCK (also a Galera certification
+            // failure at COMMIT, SQLSTATE 40001) and 1205 lock wait timeout
+            // (SQLSTATE HY000, which a Galera node also gives a transaction
+            // that a replicated write aborted while it waited).
+            if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return matches!(my.number(), 1213 | 1205);
+            }
             let code = db.code();
             let code = code.as_deref().unwrap_or("");
-            // 1213 ER_LOCK_DEADLOCK (Galera certification failure at COMMIT),
-            // 1205 lock wait timeout, 40001/40P01 PostgreSQL serialization and
-            // deadlock, 5/517/261 SQLite BUSY variants.
-            matches!(code, "1213" | "1205" | "40001" | "40P01" | "5" | "261" | "517")
-                || db.message().contains("database is locked")
-                || db.message().contains("Deadlock found")
+            // 40001/40P01 PostgreSQL serialization and deadlock, 5/517/261
+            // SQLite BUSY variants.
+            matches!(code, "40001" | "40P01" | "5" | "261" | "517") || db.message().contains("database is locked")
         }
         sqlx::Error::PoolTimedOut => true,
         _ => false,
