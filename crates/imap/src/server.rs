@@ -127,18 +127,7 @@ impl Imap {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        let stream = if implicit_tls {
-            let Some(tls) = &self.inner.tls else {
-                return Err(std::io::Error::other("implicit TLS without a certificate"));
-            };
-            let handshake = tokio::time::timeout(self.inner.config.login_timeout, Stream::accept(io, tls));
-            match handshake.await {
-                Ok(s) => s?,
-                Err(_) => return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")),
-            }
-        } else {
-            Stream::Plain(io)
-        };
+        let stream = Stream::open(io, implicit_tls, self.inner.tls.as_ref(), self.inner.config.login_timeout).await?;
         self.inner.sessions.fetch_add(1, Ordering::Relaxed);
         let result = crate::session::Session::new(self.inner.clone(), stream, peer, shutdown).run().await;
         self.inner.sessions.fetch_sub(1, Ordering::Relaxed);

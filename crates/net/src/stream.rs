@@ -28,6 +28,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
         Ok(Stream::Tls(Box::new(acceptor.accept(inner).await?)))
     }
 
+    /// What a listener hands its session: the connection as it is, or, on
+    /// an implicit-TLS port (RFC 8314 §3.3), after a handshake that must
+    /// finish within `timeout` (a client that never sends its hello must
+    /// not hold the connection).
+    pub async fn open(
+        inner: S,
+        implicit_tls: bool,
+        acceptor: Option<&TlsAcceptor>,
+        timeout: std::time::Duration,
+    ) -> io::Result<Stream<S>> {
+        if !implicit_tls {
+            return Ok(Stream::Plain(inner));
+        }
+        let Some(acceptor) = acceptor else {
+            return Err(io::Error::other("implicit TLS without a certificate"));
+        };
+        match tokio::time::timeout(timeout, Stream::accept(inner, acceptor)).await {
+            Ok(s) => s,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        }
+    }
+
     /// STARTTLS: the handshake on the open connection. The caller must have
     /// thrown away anything it buffered from the cleartext phase (RFC 9051
     /// §6.2.1 and RFC 3207 §4.2 warn about injected commands).

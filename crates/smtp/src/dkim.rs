@@ -148,28 +148,24 @@ fn load(k: &DkimKey) -> Result<Ready, DkimError> {
             let der =
                 rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_slice()));
             let key = RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(e.to_string()))?;
-            Ready::Rsa(Box::new(
-                DkimSigner::from_key(key)
-                    .domain(&k.domain)
-                    .selector(&k.selector)
-                    .headers(SIGNED_HEADERS.iter().copied())
-                    .header_canonicalization(Canonicalization::Relaxed)
-                    .body_canonicalization(Canonicalization::Relaxed),
-            ))
+            Ready::Rsa(Box::new(signer(key, k)))
         }
         "ed25519-sha256" => {
             let key = Ed25519Key::from_pkcs8_maybe_unchecked_der(&der).map_err(|e| bad(e.to_string()))?;
-            Ready::Ed25519(Box::new(
-                DkimSigner::from_key(key)
-                    .domain(&k.domain)
-                    .selector(&k.selector)
-                    .headers(SIGNED_HEADERS.iter().copied())
-                    .header_canonicalization(Canonicalization::Relaxed)
-                    .body_canonicalization(Canonicalization::Relaxed),
-            ))
+            Ready::Ed25519(Box::new(signer(key, k)))
         }
         other => return Err(bad(format!("unknown algorithm {other}"))),
     })
+}
+
+/// A signer for `key` as every domain's is set up.
+fn signer<T: mail_auth::common::crypto::SigningKey>(key: T, k: &DkimKey) -> DkimSigner<T, Done> {
+    DkimSigner::from_key(key)
+        .domain(&k.domain)
+        .selector(&k.selector)
+        .headers(SIGNED_HEADERS.iter().copied())
+        .header_canonicalization(Canonicalization::Relaxed)
+        .body_canonicalization(Canonicalization::Relaxed)
 }
 
 impl Ready {

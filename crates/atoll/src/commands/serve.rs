@@ -180,25 +180,14 @@ async fn start_lmtp(
         timeout: cfg.lmtp.timeout,
     };
     let lmtp = Lmtp::new(config, dir.clone(), islands.iter().cloned());
-    let mut tasks = Vec::new();
+    tracing::info!(islands = %lmtp.islands().join(","), "lmtp serves");
     // LMTP has no TLS and no authentication: the addresses are loopback by
     // default and must be internal in a cluster.
-    for addr in &cfg.listen.lmtp {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => {
-                tracing::info!(%addr, islands = %lmtp.islands().join(","), "lmtp listening");
-                let lmtp = lmtp.clone();
-                let stopping = stopping.clone();
-                tasks.push(tokio::spawn(async move { lmtp.serve(listener, stopping, SHUTDOWN_GRACE).await }));
-            }
-            // IPv6 may be off on a host; one working address is enough.
-            Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
-        }
-    }
-    if tasks.is_empty() && !cfg.listen.lmtp.is_empty() {
-        anyhow::bail!("could not listen on any lmtp address ({})", cfg.listen.lmtp.join(", "));
-    }
-    Ok(tasks)
+    listen_all("lmtp", &cfg.listen.lmtp, |listener| {
+        let (lmtp, stopping) = (lmtp.clone(), stopping.clone());
+        async move { lmtp.serve(listener, stopping, SHUTDOWN_GRACE).await }
+    })
+    .await
 }
 
 /// Starts the node's queue: it delivers in-process into the islands this
@@ -258,23 +247,11 @@ async fn start_mx(
     if let Some(auth) = authentication(cfg, resolver) {
         mx = mx.with_authentication(auth);
     }
-    let mut tasks = Vec::new();
-    for addr in &cfg.listen.smtp {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => {
-                tracing::info!(%addr, "smtp listening");
-                let mx = mx.clone();
-                let stopping = stopping.clone();
-                tasks.push(tokio::spawn(async move { mx.serve(listener, stopping, SHUTDOWN_GRACE).await }));
-            }
-            // IPv6 may be off on a host; one working address is enough.
-            Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
-        }
-    }
-    if tasks.is_empty() && !cfg.listen.smtp.is_empty() {
-        anyhow::bail!("could not listen on any smtp address ({})", cfg.listen.smtp.join(", "));
-    }
-    Ok(tasks)
+    listen_all("smtp", &cfg.listen.smtp, |listener| {
+        let (mx, stopping) = (mx.clone(), stopping.clone());
+        async move { mx.serve(listener, stopping, SHUTDOWN_GRACE).await }
+    })
+    .await
 }
 
 /// Starts submission (`listen.submission` with STARTTLS,
@@ -304,23 +281,45 @@ async fn start_submission(
         std::sync::Arc::new(atoll_smtp::dkim::DirectorySigner::new(dir.clone()));
     let submission = Submission::new(config, dir.clone(), islands.iter().cloned(), queue, Some(tls), Some(signer));
     let mut tasks = Vec::new();
-    for (addrs, implicit) in [(&cfg.listen.submission, false), (&cfg.listen.submissions, true)] {
-        for addr in addrs {
-            match TcpListener::bind(addr).await {
-                Ok(listener) => {
-                    tracing::info!(%addr, implicit_tls = implicit, "submission listening");
-                    let (submission, stopping) = (submission.clone(), stopping.clone());
-                    tasks.push(tokio::spawn(async move {
-                        submission.serve(listener, stopping, SHUTDOWN_GRACE, implicit).await
-                    }));
-                }
-                Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
+    for (service, addrs, implicit) in
+        [("submission", &cfg.listen.submission, false), ("submissions", &cfg.listen.submissions, true)]
+    {
+        tasks.extend(
+            listen_all(service, addrs, |listener| {
+                let (submission, stopping) = (submission.clone(), stopping.clone());
+                async move { submission.serve(listener, stopping, SHUTDOWN_GRACE, implicit).await }
+            })
+            .await?,
+        );
+    }
+    Ok(tasks)
+}
+
+/// Binds every address of `service` and runs `serve` on each listener in
+/// its own task. An address that cannot be bound is logged and skipped
+/// (IPv6 may be off on a host; one working address is enough); none at all
+/// out of a non-empty list is an error.
+async fn listen_all<F, Fut>(
+    service: &str,
+    addrs: &[String],
+    serve: F,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>>
+where
+    F: Fn(TcpListener) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut tasks = Vec::new();
+    for addr in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(%addr, "{service} listening");
+                tasks.push(tokio::spawn(serve(listener)));
             }
+            Err(e) => tracing::warn!(%addr, service, error = %e, "cannot listen"),
         }
     }
-    let wanted = cfg.listen.submission.len() + cfg.listen.submissions.len();
-    if tasks.is_empty() && wanted > 0 {
-        anyhow::bail!("could not listen on any submission address");
+    if tasks.is_empty() && !addrs.is_empty() {
+        anyhow::bail!("could not listen on any {service} address ({})", addrs.join(", "));
     }
     Ok(tasks)
 }
@@ -486,24 +485,13 @@ async fn start_imap(
     let imap = Imap::new(config, dir.clone(), islands.iter().cloned(), Some(tls));
     let mut tasks = Vec::new();
     for (service, addrs, implicit_tls) in [("imap", &cfg.listen.imap, false), ("imaps", &cfg.listen.imaps, true)] {
-        let before = tasks.len();
-        for addr in addrs {
-            match TcpListener::bind(addr).await {
-                Ok(listener) => {
-                    tracing::info!(%addr, service, "imap listening");
-                    let imap = imap.clone();
-                    let stopping = stopping.clone();
-                    tasks.push(tokio::spawn(async move {
-                        imap.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await
-                    }));
-                }
-                // IPv6 may be off on a host; one working address is enough.
-                Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
-            }
-        }
-        if tasks.len() == before && !addrs.is_empty() {
-            anyhow::bail!("could not listen on any {service} address ({})", addrs.join(", "));
-        }
+        tasks.extend(
+            listen_all(service, addrs, |listener| {
+                let (imap, stopping) = (imap.clone(), stopping.clone());
+                async move { imap.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await }
+            })
+            .await?,
+        );
     }
     Ok(tasks)
 }
@@ -532,24 +520,13 @@ async fn start_pop3(
     let pop3 = Pop3::new(config, dir.clone(), islands.iter().cloned(), Some(tls));
     let mut tasks = Vec::new();
     for (service, addrs, implicit_tls) in [("pop3", &cfg.listen.pop3, false), ("pop3s", &cfg.listen.pop3s, true)] {
-        let before = tasks.len();
-        for addr in addrs {
-            match TcpListener::bind(addr).await {
-                Ok(listener) => {
-                    tracing::info!(%addr, service, "pop3 listening");
-                    let pop3 = pop3.clone();
-                    let stopping = stopping.clone();
-                    tasks.push(tokio::spawn(async move {
-                        pop3.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await
-                    }));
-                }
-                // IPv6 may be off on a host; one working address is enough.
-                Err(e) => tracing::warn!(%addr, error = %e, "cannot listen"),
-            }
-        }
-        if tasks.len() == before && !addrs.is_empty() {
-            anyhow::bail!("could not listen on any {service} address ({})", addrs.join(", "));
-        }
+        tasks.extend(
+            listen_all(service, addrs, |listener| {
+                let (pop3, stopping) = (pop3.clone(), stopping.clone());
+                async move { pop3.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await }
+            })
+            .await?,
+        );
     }
     Ok(tasks)
 }

@@ -3,14 +3,10 @@
 //! DMARC (`authentication.rs`), content filters, then the queue, and 250
 //! only once the queue has it on stable storage.
 
-use smtp_proto::{
-    EXT_8BIT_MIME, EXT_CHUNKING, EXT_DSN, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
-    EXT_START_TLS, MAIL_RET_FULL, MAIL_RET_HDRS, MailFrom, RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER,
-    RCPT_NOTIFY_SUCCESS, RcptTo,
-};
+use smtp_proto::{MailFrom, RcptTo};
 
 use super::{Inner, auth_results};
-use crate::queue::{Envelope, EnvelopeRecipient, Ret, format_id, record::notify};
+use crate::queue::{Envelope, EnvelopeRecipient, Ret, format_id};
 use crate::reply::Reply;
 use crate::session::{Client, Dialect, Limits, Protocol, Transaction};
 use crate::trace::{self, Received};
@@ -41,17 +37,7 @@ impl Protocol for Inner {
     }
 
     fn extensions(&self, client: &Client) -> u32 {
-        let mut caps = EXT_PIPELINING
-            | EXT_ENHANCED_STATUS_CODES
-            | EXT_8BIT_MIME
-            | EXT_SMTP_UTF8
-            | EXT_SIZE
-            | EXT_CHUNKING
-            | EXT_DSN;
-        if self.tls.is_some() && !client.tls {
-            caps |= EXT_START_TLS;
-        }
-        caps
+        crate::session::protocol::esmtp_extensions(self.tls.is_some(), client)
     }
 
     fn tls(&self) -> Option<&atoll_net::TlsAcceptor> {
@@ -156,16 +142,10 @@ impl Inner {
 
         let mail = tx.mail;
         let envelope = Envelope {
-            ret: if mail.flags & MAIL_RET_FULL != 0 {
-                Some(Ret::Full)
-            } else if mail.flags & MAIL_RET_HDRS != 0 {
-                Some(Ret::Headers)
-            } else {
-                None
-            },
+            ret: Ret::from_mail_flags(mail.flags),
             envid: mail.env_id,
             sender: mail.address,
-            recipients: tx.recipients.into_iter().map(|(r, ())| recipient(r)).collect(),
+            recipients: tx.recipients.into_iter().map(|(r, ())| EnvelopeRecipient::from_rcpt(r)).collect(),
             arrived: trace::now_epoch(),
             junk,
             // The MX takes mail for this platform's own addresses only.
@@ -184,22 +164,6 @@ impl Inner {
             }
         }
     }
-}
-
-/// DSN parameters (RFC 3461 §4) as the queue keeps them.
-fn recipient(r: RcptTo<String>) -> EnvelopeRecipient {
-    let mut bits = 0;
-    for (flag, bit) in [
-        (RCPT_NOTIFY_NEVER, notify::NEVER),
-        (RCPT_NOTIFY_SUCCESS, notify::SUCCESS),
-        (RCPT_NOTIFY_FAILURE, notify::FAILURE),
-        (RCPT_NOTIFY_DELAY, notify::DELAY),
-    ] {
-        if r.flags & flag != 0 {
-            bits |= bit;
-        }
-    }
-    EnvelopeRecipient { address: r.address, notify: bits, orcpt: r.orcpt }
 }
 
 /// The message without header fields named X-Spam-*: only our own content
@@ -261,18 +225,5 @@ mod tests {
         assert_eq!(&*out, &b"Subject: hi\r\nX-Spamless: keep\r\n\r\nX-Spam-Flag: in the body\r\n"[..]);
         let clean = b"Subject: x\r\n\r\nbody";
         assert!(matches!(strip_spam_headers(clean), std::borrow::Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn dsn_parameters_are_kept() {
-        let r = RcptTo {
-            address: "bob@example.org".to_string(),
-            orcpt: Some("rfc822;bob@example.org".to_string()),
-            rrvs: 0,
-            flags: RCPT_NOTIFY_SUCCESS | RCPT_NOTIFY_DELAY,
-        };
-        let e = recipient(r);
-        assert_eq!(e.notify, notify::SUCCESS | notify::DELAY);
-        assert_eq!(e.orcpt.as_deref(), Some("rfc822;bob@example.org"));
     }
 }

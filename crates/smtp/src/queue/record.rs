@@ -410,6 +410,21 @@ mod tests {
     }
 
     #[test]
+    fn dsn_parameters_are_kept() {
+        let r = smtp_proto::RcptTo {
+            address: "bob@example.org".to_string(),
+            orcpt: Some("Bob@example.org".to_string()),
+            rrvs: 0,
+            flags: smtp_proto::RCPT_NOTIFY_SUCCESS | smtp_proto::RCPT_NOTIFY_DELAY,
+        };
+        let e = EnvelopeRecipient::from_rcpt(r);
+        assert_eq!(e.notify, notify::SUCCESS | notify::DELAY);
+        assert_eq!(e.orcpt.as_deref(), Some("Bob@example.org"));
+        assert_eq!(Ret::from_mail_flags(smtp_proto::MAIL_RET_HDRS), Some(Ret::Headers));
+        assert_eq!(Ret::from_mail_flags(0), None);
+    }
+
+    #[test]
     fn message_and_done_round_trip() {
         let mut buf = Vec::new();
         encode_message(&mut buf, 42, &envelope(), b"Subject: hi\r\n\r\nbody\r\n", None);

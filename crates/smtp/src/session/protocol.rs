@@ -58,6 +58,22 @@ impl Client {
     }
 }
 
+/// The extensions an ESMTP server (the MX, submission) offers: all the
+/// session supports, and STARTTLS while the connection is cleartext and a
+/// certificate is configured (RFC 3207 §4.2: not again after TLS).
+pub(crate) fn esmtp_extensions(tls_configured: bool, client: &Client) -> u32 {
+    use smtp_proto::{
+        EXT_8BIT_MIME, EXT_CHUNKING, EXT_DSN, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
+        EXT_START_TLS,
+    };
+    let mut caps =
+        EXT_PIPELINING | EXT_ENHANCED_STATUS_CODES | EXT_8BIT_MIME | EXT_SMTP_UTF8 | EXT_SIZE | EXT_CHUNKING | EXT_DSN;
+    if tls_configured && !client.tls {
+        caps |= EXT_START_TLS;
+    }
+    caps
+}
+
 /// From MAIL to the end of the message (or RSET).
 pub(crate) struct Transaction<R> {
     pub(crate) mail: MailFrom<String>,

@@ -38,6 +38,9 @@ use crate::queue::Queue;
 use crate::session::{Limits, Session};
 use crate::{Result, Shutdown};
 
+/// The implicit-TLS handshake on port 465 must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How submission behaves.
 #[derive(Debug, Clone)]
 pub struct SubmissionConfig {
@@ -132,17 +135,12 @@ impl Submission {
         atoll_net::serve_connections(service, listener, shutdown, grace, |tcp, peer, shutdown| {
             let sub = self.clone();
             async move {
-                let stream = if implicit_tls {
-                    let Some(tls) = sub.inner.tls.as_ref() else { return };
-                    match Stream::accept(tcp, tls).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::debug!(%peer, error = %e, "submissions: TLS handshake failed");
-                            return;
-                        }
+                let stream = match Stream::open(tcp, implicit_tls, sub.inner.tls.as_ref(), HANDSHAKE_TIMEOUT).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "submissions: TLS handshake failed");
+                        return;
                     }
-                } else {
-                    Stream::Plain(tcp)
                 };
                 if let Err(e) = sub.session(stream, Some(peer.ip()), shutdown).await {
                     tracing::debug!(%peer, error = %e, "submission session ended");

@@ -7,10 +7,7 @@ use std::time::Instant;
 use atoll_directory::{Destination, Resolution, policy};
 use atoll_sasl::Credentials;
 use atoll_store::{Flags, NewMessage, system};
-use smtp_proto::{
-    AUTH_LOGIN, AUTH_PLAIN, EXT_8BIT_MIME, EXT_CHUNKING, EXT_DSN, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE,
-    EXT_SMTP_UTF8, EXT_START_TLS, MailFrom, RcptTo,
-};
+use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, MailFrom, RcptTo};
 
 use super::{Inner, header, identity};
 use crate::queue::{Envelope, EnvelopeRecipient, Ret, format_id};
@@ -65,17 +62,7 @@ impl Protocol for Inner {
     }
 
     fn extensions(&self, client: &Client) -> u32 {
-        let mut caps = EXT_PIPELINING
-            | EXT_ENHANCED_STATUS_CODES
-            | EXT_8BIT_MIME
-            | EXT_SMTP_UTF8
-            | EXT_SIZE
-            | EXT_CHUNKING
-            | EXT_DSN;
-        if self.tls.is_some() && !client.tls {
-            caps |= EXT_START_TLS;
-        }
-        caps
+        crate::session::protocol::esmtp_extensions(self.tls.is_some(), client)
     }
 
     fn tls(&self) -> Option<&atoll_net::TlsAcceptor> {
