@@ -189,9 +189,13 @@ fn postfix_relays_to_the_mx_and_bounces_what_atoll_refuses() {
             "Received: from {POSTFIX_HOST} (localhost [127.0.0.1])\r\n\tby test-node (atoll) with ESMTPS id {atoll_id};\r\n"
         )
     };
-    for (subject, postfix_id, atoll_id) in [("to ann and the team", &team, &team_id), ("to bob", &bob, &bob_id)] {
+    // A copy for one mailbox names it (Delivered-To, RFC 9228); the copy
+    // ann and bob share names no one.
+    for (subject, postfix_id, atoll_id, delivered_to) in
+        [("to ann and the team", &team, &team_id, ""), ("to bob", &bob, &bob_id, "Delivered-To: bob@example.org\r\n")]
+    {
         let m = stored(&bodies, subject);
-        let top = format!("Return-Path: <carol@example.org>\r\n{}", received(atoll_id));
+        let top = format!("Return-Path: <carol@example.org>\r\n{delivered_to}{}", received(atoll_id));
         assert!(m.starts_with(&top), "expected it to start with {top:?}:\n{m}");
         assert!(m.contains(&format!("\tby {POSTFIX_HOST} (Postfix) with ESMTP id {postfix_id}")), "{m}");
         assert!(m.ends_with("\r\n\r\nThrough Postfix to atoll.\r\n"), "{m}");
@@ -199,7 +203,7 @@ fn postfix_relays_to_the_mx_and_bounces_what_atoll_refuses() {
     // The bounce: from the null sender, about the message Postfix queued
     // as `nobody`, with atoll's refusal as the diagnostic (RFC 3464).
     let m = stored(&bodies, "Undelivered Mail Returned to Sender");
-    let top = format!("Return-Path: <>\r\n{}", received(&bounce_atoll_id));
+    let top = format!("Return-Path: <>\r\nDelivered-To: carol@example.org\r\n{}", received(&bounce_atoll_id));
     assert!(m.starts_with(&top), "expected it to start with {top:?}:\n{m}");
     for field in [
         format!("X-Postfix-Queue-ID: {nobody}\r\n"),

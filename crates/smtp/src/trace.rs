@@ -34,6 +34,21 @@ pub fn return_path(sender: &str) -> String {
     format!("Return-Path: <{}>\r\n", header_safe(sender))
 }
 
+/// `Delivered-To: <address>` (RFC 9228) after the Return-Path line of
+/// `raw` (the order Postfix's local delivery uses), for a copy that goes into exactly
+/// one mailbox. A copy shared by several mailboxes of an island (one body,
+/// content-addressed) gets none: the header would make every copy
+/// different. Forwarded copies carry it too, where it stops loops.
+pub fn with_delivered_to(raw: &[u8], address: &str) -> Vec<u8> {
+    let field = format!("Delivered-To: {}\r\n", header_safe(address));
+    let at = if raw.starts_with(b"Return-Path:") { memchr::memchr(b'\n', raw).map_or(0, |i| i + 1) } else { 0 };
+    let mut out = Vec::with_capacity(raw.len() + field.len());
+    out.extend_from_slice(&raw[..at]);
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(&raw[at..]);
+    out
+}
+
 /// What one Received line records.
 pub struct Received<'a> {
     /// The name the client gave in HELO/EHLO/LHLO.
@@ -127,6 +142,15 @@ mod tests {
         assert!(r.header().starts_with("Received: from client (mail.example.net [192.0.2.7])\r\n"), "{}", r.header());
         assert_eq!(return_path(""), "Return-Path: <>\r\n");
         assert_eq!(return_path("a@b\r\nX: y"), "Return-Path: <a@b??X: y>\r\n");
+    }
+
+    #[test]
+    fn delivered_to_goes_after_return_path() {
+        assert_eq!(
+            with_delivered_to(b"Return-Path: <a@b>\r\nSubject: x\r\n\r\n", "ann@example.org"),
+            b"Return-Path: <a@b>\r\nDelivered-To: ann@example.org\r\nSubject: x\r\n\r\n"
+        );
+        assert_eq!(with_delivered_to(b"Subject: x\r\n", "x\r\ny"), b"Delivered-To: x??y\r\nSubject: x\r\n");
     }
 
     #[test]

@@ -347,7 +347,8 @@ async fn quota_is_checked_at_rcpt_and_after_data() {
         assert!(c.cmd("MAIL FROM:<s@example.net>").await.starts_with("250 "));
         assert!(c.cmd("RCPT TO:<bob@example.org>").await.starts_with("250 "), "bob is not full yet");
         assert!(c.cmd("DATA").await.starts_with("354 "));
-        c.send(dotted(&message("small", 1)).as_bytes()).await;
+        // (Not a divisor of the quota: the last one must be refused after DATA.)
+        c.send(dotted(&message("smaller", 1)).as_bytes()).await;
         let r = c.reply().await;
         if r == "452 4.2.2 mailbox full" {
             break;

@@ -258,7 +258,9 @@ async fn accepted_mail_reaches_the_inbox_with_trace_headers() {
     assert_eq!(got.len(), 1);
     let m = &got[0];
     assert!(
-        m.starts_with("Return-Path: <carol@example.net>\r\nReceived: from client.example.net ([127.0.0.1])"),
+        m.starts_with(
+            "Return-Path: <carol@example.net>\r\nDelivered-To: ann@example.org\r\nReceived: from client.example.net ([127.0.0.1])"
+        ),
         "{m}"
     );
     assert!(m.contains(&format!("by mx.test (atoll) with ESMTP id {qid};")), "{m}");

@@ -173,10 +173,21 @@ async fn forwards_and_outside_list_members_get_a_copy_with_delivered_to() {
     // The local copy stays (keep_copy), the forward goes out.
     let kept = home.wait_inbox("ann@example.org", 1).await;
     assert_eq!(kept.len(), 1);
-    assert!(!kept[0].contains("Delivered-To:"), "the local copy has no Delivered-To");
+    // Her own copy names her (RFC 9228: the address it was delivered to).
+    assert!(
+        kept[0].starts_with("Return-Path: <carol@example.org>\r\nDelivered-To: ann@example.org\r\n"),
+        "{}",
+        kept[0]
+    );
+    assert_eq!(kept[0].matches("Delivered-To:").count(), 1, "{}", kept[0]);
     let got = away.wait_inbox("friend@elsewhere.net", 1).await;
     assert_eq!(got.len(), 1, "the forward arrived once");
     assert!(got[0].contains("Delivered-To: ann@example.org\r\n"), "{}", got[0]);
+    assert!(
+        got[0].contains("Return-Path: <carol@example.org>\r\nDelivered-To: friend@elsewhere.net\r\n"),
+        "{}",
+        got[0]
+    );
     assert!(got[0].contains("\r\n.leading dot\r\n"), "dot-stuffing is undone on the other side: {}", got[0]);
     assert!(got[0].starts_with("Return-Path: <carol@example.org>\r\n"), "the sender is kept: {}", got[0]);
 

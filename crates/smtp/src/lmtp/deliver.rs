@@ -23,6 +23,8 @@ pub(crate) struct Recipient {
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
     pub(crate) account_id: i64,
+    /// The mailbox's own address (for Delivered-To).
+    pub(crate) address: String,
     pub(crate) island: String,
     /// 0 is unlimited.
     pub(crate) quota_bytes: i64,
@@ -51,7 +53,12 @@ impl Inner {
                 Destination::Mailbox { account_id, address: owner, island, .. } => {
                     let Some(store) = self.islands.get(island) else { return Err(NOT_HERE) };
                     let quota_bytes = recipient::room(&self.directory, store, *account_id, owner, "lmtp").await?;
-                    mailboxes.push(Mailbox { account_id: *account_id, island: island.clone(), quota_bytes });
+                    mailboxes.push(Mailbox {
+                        account_id: *account_id,
+                        address: owner.clone(),
+                        island: island.clone(),
+                        quota_bytes,
+                    });
                 }
                 Destination::External { .. } | Destination::List { .. } => return Err(NOT_MAILBOX),
             }
@@ -78,6 +85,15 @@ impl Inner {
         key: Option<String>,
         mailbox: Option<String>,
     ) -> Vec<Reply> {
+        // One mailbox in all: its copy is its own and names it (before the
+        // size is taken, for the quota).
+        let mut all = recipients.iter().flat_map(|r| &r.mailboxes);
+        let first = all.next();
+        let single = first.filter(|f| all.all(|m| m.account_id == f.account_id));
+        let raw = match single {
+            Some(m) => crate::trace::with_delivered_to(&raw, &m.address),
+            None => raw,
+        };
         let size = raw.len() as i64;
         let mut replies: Vec<Option<Reply>> = vec![None; recipients.len()];
 

@@ -61,11 +61,10 @@ impl Protocol for Inner {
     }
 }
 
-/// The stored message: Return-Path and Received, then the body.
-///
-/// No Delivered-To: it names one recipient, and the body is shared by
-/// every recipient on an island (stored once, content-addressed). The
-/// Received line has no `for <rcpt>` clause for the same reason.
+/// The stored message: Return-Path and Received, then the body
+/// (Delivered-To is added when the copy is for one mailbox only, see
+/// `trace::with_delivered_to`). The Received line has no `for <rcpt>`
+/// clause: the body is shared by every recipient on an island.
 fn with_trace(inner: &Inner, client: &Client, sender: &str, body: Vec<u8>, id: &str) -> Vec<u8> {
     let received = Received {
         helo: client.helo.as_deref().unwrap_or(""),

@@ -91,8 +91,12 @@ impl Router {
                     }
                     continue;
                 }
+                let raw = match mailboxes.as_slice() {
+                    [(_, only)] => trace::with_delivered_to(&raw, only),
+                    _ => raw.clone(),
+                };
                 let d = Delivery {
-                    raw: raw.clone(),
+                    raw,
                     accounts: mailboxes.iter().map(|(id, _)| *id).collect(),
                     key: Some(a.key.clone()),
                     mailbox: a.envelope.junk.then(|| "Junk".to_string()),
