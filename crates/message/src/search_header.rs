@@ -62,6 +62,16 @@ impl SearchHeader {
         })
     }
 
+    /// Every searchable text of the fields called `name`, in order: each
+    /// value, and for address fields also its bare form (see
+    /// [`SearchHeader::matches`]); what a column of one field holds.
+    pub fn texts<'a>(&'a self, name: &'a FieldName) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| f.name == *name)
+            .flat_map(|f| std::iter::once(&*f.value).chain(f.bare.as_deref()))
+    }
+
     /// The calendar day of the first Date: field as written, as
     /// [`crate::date::written_day`] gives it (SENTBEFORE, SENTON,
     /// SENTSINCE).
@@ -98,6 +108,11 @@ impl PartialEq for FieldName {
 }
 
 impl FieldName {
+    /// The name, lowercase.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
     pub fn new(name: &str) -> FieldName {
         let name = name.to_ascii_lowercase();
         let mut tag = [0u8; 8];
@@ -122,6 +137,16 @@ pub struct Needle {
 impl Needle {
     pub fn new(s: &str) -> Needle {
         Needle { finder: memchr::memmem::Finder::new(s.to_lowercase().as_bytes()).into_owned() }
+    }
+
+    /// The needle's bytes, lowercased.
+    pub fn bytes(&self) -> &[u8] {
+        self.finder.needle()
+    }
+
+    /// Every place `hay` holds the needle (not overlapping).
+    pub fn find_iter<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
+        self.finder.find_iter(hay)
     }
 
     /// Whether `hay`, already lowercased, holds the needle.

@@ -24,6 +24,7 @@ pub(crate) struct Snapshot {
 }
 
 const MAILBOXES_BYTES: u64 = 64 << 20;
+const COLUMNS_BYTES: u64 = 64 << 20;
 
 /// quick_cache rather than moka: SEARCH and FETCH look up one entry per
 /// message, tens of thousands per second, and moka's bookkeeping on every
@@ -41,6 +42,8 @@ pub(crate) struct Caches {
     pub headers: Cache<BlobId, Arc<[u8]>, Weigh>,
     /// The same headers split, decoded and lowercased for SEARCH.
     pub fields: Cache<BlobId, Arc<SearchHeader>, Weigh>,
+    /// Header columns by mailbox id, UIDVALIDITY and field name.
+    pub columns: Cache<(i64, i64, String), Arc<crate::columns::Column>, Weigh>,
 }
 
 /// Weighs entries by their main buffers, in bytes.
@@ -82,6 +85,7 @@ impl Default for Caches {
             analyses: Cache::with_weighter(ESTIMATED_ITEMS, ANALYSES_BYTES, Weigh),
             headers: Cache::with_weighter(ESTIMATED_ITEMS, HEADERS_BYTES, Weigh),
             fields: Cache::with_weighter(ESTIMATED_ITEMS, HEADERS_BYTES, Weigh),
+            columns: Cache::with_weighter(256, COLUMNS_BYTES, Weigh),
         }
     }
 }

@@ -9,6 +9,7 @@
 mod analysis;
 pub mod blob;
 mod cache;
+mod columns;
 mod crlf;
 mod error;
 mod flags;
@@ -25,6 +26,7 @@ use atoll_sql::Db;
 pub use atoll_message::Analysis;
 pub use atoll_sql::Dialect;
 pub use blob::{BlobId, BlobStore};
+pub use columns::Column;
 pub use crlf::crlf_size;
 pub use error::{Error, Result};
 pub use flags::{Flags, system};

@@ -4,6 +4,7 @@ use atoll_store::{Error, Flags, GcReport, Island, NewMessage, StoreOp, system};
 use atoll_testkit::{Engine, TestDatabase};
 
 atoll_testkit::engine_tests!(
+    header_columns_follow_the_mailbox,
     default_mailboxes,
     hierarchy_create_delete_rename,
     rename_inbox_moves_its_messages,
@@ -184,6 +185,38 @@ fn walk(dir: &std::path::Path) -> usize {
         }
     }
     n
+}
+
+/// SEARCH's header columns: one field's texts of a whole mailbox, made
+/// again from the old column when mail comes and goes.
+async fn header_columns_follow_the_mailbox(engine: Engine) {
+    use atoll_message::{FieldName, Needle};
+    let Some(t) = open(engine).await else { return };
+    let i = &t.island;
+    i.ensure_defaults(30).await.unwrap();
+    for s in ["Spam and eggs", "=?utf-8?q?Caf=C3=A9?= menu", "eggs again"] {
+        i.append(30, "INBOX", msg(s)).await.unwrap();
+    }
+    let inbox = i.mailbox(30, "INBOX").await.unwrap();
+    let key = (inbox.id, inbox.uidvalidity);
+    let subject = FieldName::new("Subject");
+    let blobs = |m: &[atoll_store::Message]| m.iter().map(|m| m.blob).collect::<Vec<_>>();
+    let msgs = i.messages(&inbox).await.unwrap();
+    let col = i.header_column(key, &subject, &blobs(&msgs)).await.unwrap();
+    assert_eq!(col.hits(&Needle::new("EGGS")).unwrap(), [true, false, true], "case-insensitive");
+    assert_eq!(col.hits(&Needle::new("café")).unwrap(), [false, true, false], "decoded");
+    assert_eq!(col.hits(&Needle::new("")).unwrap(), [true, true, true], "an empty needle: the field is there");
+    assert_eq!(col.hits(&Needle::new("eggs\0")), None, "NUL cannot be looked for");
+    // A field no message has.
+    let none = i.header_column(key, &FieldName::new("X-Nothing"), &blobs(&msgs)).await.unwrap();
+    assert_eq!(none.hits(&Needle::new("")).unwrap(), [false, false, false]);
+    // Mail comes and goes: the next column matches the new list.
+    i.append(30, "INBOX", msg("more eggs")).await.unwrap();
+    i.expunge(&inbox, &[msgs[0].uid]).await.unwrap();
+    let msgs = i.messages(&inbox).await.unwrap();
+    assert_eq!(msgs.len(), 3);
+    let col = i.header_column(key, &subject, &blobs(&msgs)).await.unwrap();
+    assert_eq!(col.hits(&Needle::new("eggs")).unwrap(), [false, true, true]);
 }
 
 async fn deliver_to_several_accounts(engine: Engine) {

@@ -27,6 +27,10 @@ struct Ctx<'a> {
     now: i64,
     /// \Recent in this session (RFC 3501 §2.3.2).
     recent: bool,
+    /// The message's index in the view, and the header keys answered for
+    /// every message at once from the island's header columns.
+    index: usize,
+    columns: &'a [Vec<bool>],
 }
 
 fn needs_raw(k: &SearchKey) -> bool {
@@ -75,6 +79,8 @@ enum Key {
     Header {
         name: FieldName,
         needle: Needle,
+        /// Answered from a header column: the index of its hits.
+        column: Option<usize>,
     },
     Body(Needle),
     Text(Needle),
@@ -90,7 +96,7 @@ impl Key {
         match k {
             SearchKey::Flag { flag, set } => Key::Flag { want: Flags::parse([flag.as_str()]).ok(), set },
             SearchKey::Header { name, value } => {
-                Key::Header { name: FieldName::new(&name), needle: Needle::new(&value) }
+                Key::Header { name: FieldName::new(&name), needle: Needle::new(&value), column: None }
             }
             SearchKey::Body(s) => Key::Body(Needle::new(&s)),
             SearchKey::Text(s) => Key::Text(Needle::new(&s)),
@@ -98,6 +104,56 @@ impl Key {
             SearchKey::Or(a, b) => Key::Or(Box::new(Key::prepare(*a)), Box::new(Key::prepare(*b))),
             SearchKey::And(v) => Key::And(v.into_iter().map(Key::prepare).collect()),
             other => Key::Plain(other),
+        }
+    }
+}
+
+impl Key {
+    /// The header keys, in tree order.
+    fn header_keys(&self, out: &mut Vec<(FieldName, Needle)>) {
+        match self {
+            Key::Header { name, needle, .. } => out.push((name.clone(), needle.clone())),
+            Key::Not(k) => k.header_keys(out),
+            Key::Or(a, b) => {
+                a.header_keys(out);
+                b.header_keys(out);
+            }
+            Key::And(v) => v.iter().for_each(|k| k.header_keys(out)),
+            _ => {}
+        }
+    }
+
+    /// Points the header keys (tree order, as `header_keys` lists them)
+    /// at their columns' hits; `answered[i]` says whether key i has them.
+    fn use_columns(&mut self, next: &mut usize, answered: &[bool]) {
+        match self {
+            Key::Header { column, .. } => {
+                if answered.get(*next).copied().unwrap_or(false) {
+                    *column = Some(*next);
+                }
+                *next += 1;
+            }
+            Key::Not(k) => k.use_columns(next, answered),
+            Key::Or(a, b) => {
+                a.use_columns(next, answered);
+                b.use_columns(next, answered);
+            }
+            Key::And(v) => v.iter_mut().for_each(|k| k.use_columns(next, answered)),
+            _ => {}
+        }
+    }
+
+    /// Whether evaluating needs each message's header: a header key not
+    /// answered from a column, or a sent-date key.
+    fn needs_header(&self) -> bool {
+        match self {
+            Key::Header { column, .. } => column.is_none(),
+            Key::Plain(SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_)) => true,
+            Key::Plain(_) | Key::Flag { .. } => false,
+            Key::Body(_) | Key::Text(_) => true,
+            Key::Not(k) => k.needs_header(),
+            Key::Or(a, b) => a.needs_header() || b.needs_header(),
+            Key::And(v) => v.iter().any(Key::needs_header),
         }
     }
 }
@@ -131,7 +187,10 @@ fn saved_at(m: &crate::session::selected::Known) -> i64 {
 fn eval(k: &Key, c: &Ctx) -> bool {
     match k {
         Key::Flag { want, set } => has_flag(&c.m.flags, want.as_ref()) == *set,
-        Key::Header { name, needle } => c.header.is_some_and(|h| h.matches(name, needle)),
+        Key::Header { column: Some(i), .. } => {
+            c.columns.get(*i).and_then(|hits| hits.get(c.index)).copied().unwrap_or(false)
+        }
+        Key::Header { name, needle, .. } => c.header.is_some_and(|h| h.matches(name, needle)),
         Key::Body(s) => s.found_in_text(&atoll_message::search_text(c.raw.unwrap_or_default())),
         Key::Text(s) => {
             let raw = c.raw.unwrap_or_default();
@@ -203,8 +262,28 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let want_body = needs_body(&all);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let key = Key::prepare(all.clone());
+    let mut key = Key::prepare(all.clone());
     let messages: std::sync::Arc<Vec<Known>> = sel.messages.clone();
+    // Header keys are answered for the whole mailbox at once from the
+    // island's header columns (one substring scan each); a message's own
+    // header is read only for what columns do not answer.
+    let mut wanted = Vec::new();
+    key.header_keys(&mut wanted);
+    let mut columns: Vec<Vec<bool>> = Vec::with_capacity(wanted.len());
+    if !want_body && !wanted.is_empty() {
+        let blobs: Vec<atoll_store::BlobId> = messages.iter().map(|m| m.blob).collect();
+        let mailbox = (sel.mailbox.id, sel.mailbox.uidvalidity);
+        for (name, needle) in &wanted {
+            let hits = match island.header_column(mailbox, name, &blobs).await {
+                Ok(c) => c.hits(needle),
+                Err(e) => return super::no_store(s, tag, &e),
+            };
+            columns.push(hits.unwrap_or_default());
+        }
+        let answered: Vec<bool> = columns.iter().map(|c| c.len() == messages.len()).collect();
+        key.use_columns(&mut 0, &answered);
+    }
+    let want_raw = want_raw && key.needs_header();
     let max_seq = sel.exists();
     let max_uid = sel.max_uid();
     let mut hits: Vec<(u32, u32, i64)> = Vec::new(); // (seq, uid, modseq)
@@ -237,6 +316,8 @@ pub(super) async fn search<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 saved: &s.saved,
                 now,
                 recent: sel.is_recent(m.uid),
+                index: chunk_no * 500 + i,
+                columns: &columns,
             };
             if eval(&key, &ctx) {
                 hits.push((seq, m.uid, m.modseq));
