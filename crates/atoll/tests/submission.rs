@@ -194,6 +194,23 @@ fn swaks_authenticates_and_the_rules_hold() {
     assert!(text.contains("<~* 535 5.7.8"), "{text}");
 }
 
+#[test]
+fn save_sent_puts_a_seen_copy_in_the_senders_sent_mailbox() {
+    let n = node("save_sent = true");
+    let r = smtplib_send(
+        n.submissions.port(),
+        &json!({"from": "ann@example.org", "ssl": true, "auth": auth("ann@example.org", "PLAIN"),
+                "rcpts": ["bob@example.org"], "message": message("ann@example.org", "kept")}),
+    );
+    assert_eq!(r["data"][0], 250, "{r}");
+    let sent = n.a.json(&["mailbox", "show", "ann@example.org", "Sent"]);
+    let sent = sent.as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["subject"], "kept");
+    assert!(sent[0]["flags"].to_string().contains("Seen"), "{sent:?}");
+    assert_eq!(inbox(&n.a, "bob@example.org", 1).len(), 1);
+}
+
 /// A raw SMTP-like session: each command and its reply (first line).
 fn dialog(addr: SocketAddr, commands: &[&str]) -> Vec<String> {
     let stream = TcpStream::connect(addr).unwrap();
