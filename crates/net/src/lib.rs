@@ -12,6 +12,6 @@ pub mod tls;
 pub use accept::serve_connections;
 pub use client::{ClientStream, opportunistic_connector};
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
-pub use stream::Stream;
+pub use stream::{Stream, write_pending};
 pub use tls::TlsAcceptor;
 pub use tokio_rustls::TlsConnector;

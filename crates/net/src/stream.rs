@@ -67,6 +67,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
     }
 }
 
+/// Writes a session's pending output (its replies, gathered so that
+/// pipelined commands are answered in one write) and empties it.
+pub async fn write_pending<W: AsyncWrite + Unpin>(w: &mut W, out: &mut Vec<u8>) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    if !out.is_empty() {
+        w.write_all(out).await?;
+        w.flush().await?;
+        out.clear();
+    }
+    Ok(())
+}
+
 fn gone() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "TLS handshake failed; the connection is gone")
 }

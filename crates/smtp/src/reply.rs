@@ -17,6 +17,9 @@ pub struct Reply {
     pub text: Cow<'static, str>,
 }
 
+/// A command this server knows but does not offer (RFC 5321 §4.2.4).
+pub const NOT_IMPLEMENTED: Reply = Reply::new(502, [5, 5, 1], "command not implemented");
+
 /// RCPT accepted (RFC 3463 §3.2: X.1.5 destination address valid).
 pub const RCPT_OK: Reply = Reply::new(250, [2, 1, 5], "recipient OK");
 

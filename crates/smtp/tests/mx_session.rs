@@ -17,6 +17,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 #[path = "common/filter_daemons.rs"]
 mod daemons;
+#[path = "common/inbox.rs"]
+mod mailbox;
 
 struct World {
     tmp: tempfile::TempDir,
@@ -168,25 +170,12 @@ impl Client {
 const MESSAGE: &str = "From: carol@example.net\r\nTo: ann@example.org\r\nSubject: hello\r\n\r\nHi there.\r\n";
 
 async fn inbox(w: &World, addr: &str) -> Vec<String> {
-    let account = w.dir.account(addr).await.unwrap().id;
-    let Ok(mbox) = w.north.mailbox(account, "INBOX").await else { return Vec::new() };
-    let mut out = Vec::new();
-    for m in w.north.messages(&mbox).await.unwrap() {
-        out.push(String::from_utf8(w.north.read(m.blob).await.unwrap()).unwrap());
-    }
-    out
+    mailbox::inbox(&w.dir, &w.north, addr).await
 }
 
 /// Waits (up to 20 s) until `addr`'s INBOX holds `n` messages.
 async fn wait_inbox(w: &World, addr: &str, n: usize) -> Vec<String> {
-    for _ in 0..200 {
-        let got = inbox(w, addr).await;
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    inbox(w, addr).await
+    mailbox::wait_inbox(&w.dir, &w.north, addr, n).await
 }
 
 #[tokio::test]

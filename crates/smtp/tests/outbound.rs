@@ -8,6 +8,9 @@
 //! MX: example.org ("home") and elsewhere.net ("away"). Home's outbound
 //! path sends to away's MX as its relay host, and the other way round.
 
+#[path = "common/inbox.rs"]
+mod mailbox;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -106,25 +109,11 @@ async fn platform(s: Setup) -> Platform {
 
 impl Platform {
     async fn inbox(&self, addr: &str) -> Vec<String> {
-        let account = self.dir.account(addr).await.unwrap().id;
-        let Ok(mbox) = self.island.mailbox(account, "INBOX").await else { return Vec::new() };
-        let mut out = Vec::new();
-        for m in self.island.messages(&mbox).await.unwrap() {
-            out.push(String::from_utf8(self.island.read(m.blob).await.unwrap()).unwrap());
-        }
-        out
+        mailbox::inbox(&self.dir, &self.island, addr).await
     }
 
-    /// Waits (up to 20 s) until `addr`'s INBOX holds `n` messages.
     async fn wait_inbox(&self, addr: &str, n: usize) -> Vec<String> {
-        for _ in 0..200 {
-            let got = self.inbox(addr).await;
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.inbox(addr).await
+        mailbox::wait_inbox(&self.dir, &self.island, addr, n).await
     }
 
     /// Queues a message as the MX would after DATA.

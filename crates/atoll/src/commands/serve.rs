@@ -280,19 +280,15 @@ async fn start_submission(
     let signer: std::sync::Arc<dyn atoll_smtp::submission::Signer> =
         std::sync::Arc::new(atoll_smtp::dkim::DirectorySigner::new(dir.clone()));
     let submission = Submission::new(config, dir.clone(), islands.iter().cloned(), queue, Some(tls), Some(signer));
-    let mut tasks = Vec::new();
-    for (service, addrs, implicit) in
-        [("submission", &cfg.listen.submission, false), ("submissions", &cfg.listen.submissions, true)]
-    {
-        tasks.extend(
-            listen_all(service, addrs, |listener| {
-                let (submission, stopping) = (submission.clone(), stopping.clone());
-                async move { submission.serve(listener, stopping, SHUTDOWN_GRACE, implicit).await }
-            })
-            .await?,
-        );
-    }
-    Ok(tasks)
+    listen_plain_and_tls(
+        ("submission", &cfg.listen.submission),
+        ("submissions", &cfg.listen.submissions),
+        |listener, implicit| {
+            let (submission, stopping) = (submission.clone(), stopping.clone());
+            async move { submission.serve(listener, stopping, SHUTDOWN_GRACE, implicit).await }
+        },
+    )
+    .await
 }
 
 /// Binds every address of `service` and runs `serve` on each listener in
@@ -321,6 +317,22 @@ where
     if tasks.is_empty() && !addrs.is_empty() {
         anyhow::bail!("could not listen on any {service} address ({})", addrs.join(", "));
     }
+    Ok(tasks)
+}
+
+/// [`listen_all`] for a service with a cleartext port (STARTTLS) and an
+/// implicit-TLS port (RFC 8314); `serve` is told which one a listener is.
+async fn listen_plain_and_tls<F, Fut>(
+    plain: (&str, &[String]),
+    tls: (&str, &[String]),
+    serve: F,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>>
+where
+    F: Fn(TcpListener, bool) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut tasks = listen_all(plain.0, plain.1, |l| serve(l, false)).await?;
+    tasks.extend(listen_all(tls.0, tls.1, |l| serve(l, true)).await?);
     Ok(tasks)
 }
 
@@ -483,17 +495,11 @@ async fn start_imap(
         ..ImapConfig::default()
     };
     let imap = Imap::new(config, dir.clone(), islands.iter().cloned(), Some(tls));
-    let mut tasks = Vec::new();
-    for (service, addrs, implicit_tls) in [("imap", &cfg.listen.imap, false), ("imaps", &cfg.listen.imaps, true)] {
-        tasks.extend(
-            listen_all(service, addrs, |listener| {
-                let (imap, stopping) = (imap.clone(), stopping.clone());
-                async move { imap.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await }
-            })
-            .await?,
-        );
-    }
-    Ok(tasks)
+    listen_plain_and_tls(("imap", &cfg.listen.imap), ("imaps", &cfg.listen.imaps), |listener, implicit_tls| {
+        let (imap, stopping) = (imap.clone(), stopping.clone());
+        async move { imap.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await }
+    })
+    .await
 }
 
 /// Starts the POP3 listeners: STLS on `listen.pop3`, implicit TLS on
@@ -518,17 +524,11 @@ async fn start_pop3(
         ..Pop3Config::default()
     };
     let pop3 = Pop3::new(config, dir.clone(), islands.iter().cloned(), Some(tls));
-    let mut tasks = Vec::new();
-    for (service, addrs, implicit_tls) in [("pop3", &cfg.listen.pop3, false), ("pop3s", &cfg.listen.pop3s, true)] {
-        tasks.extend(
-            listen_all(service, addrs, |listener| {
-                let (pop3, stopping) = (pop3.clone(), stopping.clone());
-                async move { pop3.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await }
-            })
-            .await?,
-        );
-    }
-    Ok(tasks)
+    listen_plain_and_tls(("pop3", &cfg.listen.pop3), ("pop3s", &cfg.listen.pop3s), |listener, implicit_tls| {
+        let (pop3, stopping) = (pop3.clone(), stopping.clone());
+        async move { pop3.serve(listener, implicit_tls, stopping, SHUTDOWN_GRACE).await }
+    })
+    .await
 }
 
 /// An island's periodic cleaning: bodies no message uses any more, and

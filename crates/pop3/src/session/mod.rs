@@ -170,13 +170,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.out.is_empty() {
-            let w = self.io.get_mut();
-            w.write_all(&self.out).await?;
-            w.flush().await?;
-            self.out.clear();
-        }
-        Ok(())
+        atoll_net::write_pending(self.io.get_mut(), &mut self.out).await
     }
 
     /// Flushes when the buffer is large (inside RETR).

@@ -8,12 +8,11 @@ use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Flow, Mode, Protocol, Session};
-use crate::reply::Reply;
+use crate::reply::{NOT_IMPLEMENTED, Reply};
 
 /// RFC 4954 §4: a response line is at most 12288 octets.
 pub(super) const MAX_RESPONSE: usize = 12288;
 
-const NOT_OFFERED: Reply = Reply::new(502, [5, 5, 1], "command not implemented");
 const ALREADY: Reply = Reply::new(503, [5, 5, 1], "already authenticated");
 const IN_TRANSACTION: Reply = Reply::new(503, [5, 5, 1], "AUTH is not allowed during a mail transaction");
 const NEED_EHLO: Reply = Reply::new(503, [5, 5, 1], "send EHLO first");
@@ -56,7 +55,7 @@ impl<P: Protocol, S: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, P, S> {
     pub(super) async fn auth(&mut self, mechanism: u64, initial: String) -> Flow {
         let all = self.protocol.sasl_mechanisms();
         if all == 0 {
-            self.reply(&NOT_OFFERED);
+            self.reply(&NOT_IMPLEMENTED);
             return Flow::Continue;
         }
         let refused = if self.client.helo.is_none() || !self.client.extended {

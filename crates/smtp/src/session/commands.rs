@@ -5,7 +5,7 @@ use smtp_proto::{EXT_START_TLS, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Dialect, Flow, Protocol, Session};
-use crate::reply::{self, Reply};
+use crate::reply::{self, NOT_IMPLEMENTED, Reply};
 
 pub(super) const OK: Reply = Reply::new(250, [2, 0, 0], "OK");
 const BYE: Reply = Reply::new(221, [2, 0, 0], "closing connection");
@@ -15,7 +15,6 @@ const HELP_SMTP: Reply =
     Reply::new(214, [2, 0, 0], "SMTP (RFC 5321): EHLO HELO STARTTLS MAIL RCPT DATA BDAT RSET NOOP VRFY QUIT");
 const USE_LHLO: Reply = Reply::new(500, [5, 5, 1], "this is LMTP: greet with LHLO (RFC 2033 section 4.1)");
 pub(super) const UNKNOWN: Reply = Reply::new(500, [5, 5, 1], "command unrecognized");
-const NOT_IMPLEMENTED: Reply = Reply::new(502, [5, 5, 1], "command not implemented");
 const TLS_READY: Reply = Reply::new(220, [2, 0, 0], "ready to start TLS");
 // RFC 3207 §4: 454 when TLS is not available.
 const NO_TLS: Reply = Reply::new(454, [4, 7, 0], "TLS not available");

@@ -27,7 +27,7 @@ use std::slice::Iter;
 
 use atoll_net::Stream;
 use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver, RequestReceiver};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 pub(crate) use protocol::{Client, Dialect, Limits, Protocol, Transaction};
 
@@ -160,12 +160,7 @@ impl<'a, P: Protocol, S: AsyncRead + AsyncWrite + Unpin + Send> Session<'a, P, S
     }
 
     async fn flush(&mut self) -> Result<()> {
-        if !self.out.is_empty() {
-            self.stream.write_all(&self.out).await?;
-            self.stream.flush().await?;
-            self.out.clear();
-        }
-        Ok(())
+        Ok(atoll_net::write_pending(&mut self.stream, &mut self.out).await?)
     }
 
     fn reply(&mut self, r: &Reply) {

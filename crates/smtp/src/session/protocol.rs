@@ -122,7 +122,7 @@ pub(crate) trait Protocol: Send + Sync {
         credentials: &atoll_sasl::Credentials,
     ) -> impl Future<Output = Result<String, Reply>> + Send {
         let _ = (client, credentials);
-        async { Err(Reply::new(502, [5, 5, 1], "command not implemented")) }
+        async { Err(crate::reply::NOT_IMPLEMENTED) }
     }
 
     /// MAIL FROM, after the session's own checks (sequence, SIZE, BODY).
