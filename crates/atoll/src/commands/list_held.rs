@@ -34,14 +34,7 @@ fn held(ctx: &Context, m: &Spooled) -> Held {
         arrived: m.envelope.arrived,
         expires: m.envelope.arrived + give_up,
         sender: m.envelope.sender.clone(),
-        lists: m
-            .envelope
-            .recipients
-            .iter()
-            .zip(&m.done)
-            .filter(|(_, d)| !**d)
-            .map(|(r, _)| r.address.clone())
-            .collect(),
+        lists: m.pending(),
         subject: atoll_message::header_values(&m.body, "Subject").into_iter().next().unwrap_or_default(),
         size: m.body.len(),
         moderators_notified: m.noticed.iter().any(|n| *n),

@@ -47,14 +47,7 @@ fn row(m: &Spooled) -> Row {
         arrived: m.envelope.arrived,
         size: m.body.len(),
         sender: m.envelope.sender.clone(),
-        pending: m
-            .envelope
-            .recipients
-            .iter()
-            .zip(&m.done)
-            .filter(|(_, d)| !**d)
-            .map(|(r, _)| r.address.clone())
-            .collect(),
+        pending: m.pending(),
         via: if m.envelope.held {
             "held"
         } else if m.envelope.remote {

@@ -70,6 +70,13 @@ pub struct Spooled {
     pub noticed: [bool; 2],
 }
 
+impl Spooled {
+    /// The addresses of the recipients not finished yet.
+    pub fn pending(&self) -> Vec<String> {
+        self.envelope.recipients.iter().zip(&self.done).filter(|(_, d)| !**d).map(|(r, _)| r.address.clone()).collect()
+    }
+}
+
 /// The queue id as people see it (logs, `atoll queue`).
 pub fn format_id(id: u64) -> String {
     format!("{id:016X}")
