@@ -22,6 +22,7 @@ use atoll_smtp::queue::spool::parse_id;
 use atoll_smtp::queue::{Outbound, OutboundConfig};
 use atoll_smtp::{Mx, MxConfig, Queue, QueueConfig, Router, ShutdownTrigger, shutdown_channel};
 use atoll_store::Island;
+use atoll_testkit::wait::until_async;
 
 const LIST: &str = "rust@example.org";
 
@@ -112,15 +113,9 @@ impl World {
     }
 }
 
-/// Waits (up to 20 s) until the queue holds nothing.
+/// Waits until the queue holds nothing.
 async fn drained(queue: &Queue) -> bool {
-    for _ in 0..200 {
-        if queue.list().is_empty() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+    until_async(|| std::future::ready(queue.list().is_empty())).await
 }
 
 /// Sends one message over SMTP: one reply per recipient (the RCPT
@@ -289,13 +284,7 @@ async fn a_held_post_survives_a_restart_without_a_second_notice() {
 
 /// Waits until only held messages are left (their notices delivered).
 async fn drained_but_held(queue: &Queue) -> bool {
-    for _ in 0..200 {
-        if queue.list().iter().all(|m| m.held) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+    until_async(|| std::future::ready(queue.list().iter().all(|m| m.held))).await
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use atoll_smtp::filter::{Filters, Policy, Scanner, SpamAction};
 use atoll_smtp::greylist::{Greylist, GreylistConfig};
 use atoll_smtp::{Mx, MxConfig, Queue, QueueConfig, Router, ShutdownTrigger, shutdown_channel};
 use atoll_store::Island;
+use atoll_testkit::wait::until_async;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -353,7 +354,9 @@ async fn the_queue_keeps_mail_until_the_island_takes_it_once() {
             .await;
         assert!(r.starts_with("250 2.0.0"), "{r}");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each message is tried once in the background and waits.
+    let tried = || s.mx.queue().list().iter().all(|m| m.attempts >= 1 && m.last_error.is_some());
+    until_async(|| std::future::ready(tried())).await;
     let queued = s.mx.queue().list();
     assert_eq!(queued.len(), 5);
     assert!(queued.iter().all(|m| m.attempts >= 1 && m.last_error.is_some()), "{queued:?}");
@@ -366,12 +369,7 @@ async fn the_queue_keeps_mail_until_the_island_takes_it_once() {
     let queue = Queue::start(spool(&w), queue_config(), Router::new(w.dir.clone(), [w.north.clone()]), None).unwrap();
     assert_eq!(wait_inbox(&w, "ann@example.org", 5).await.len(), 5);
     assert_eq!(wait_inbox(&w, "bob@example.org", 5).await.len(), 5);
-    for _ in 0..100 {
-        if queue.list().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_async(|| std::future::ready(queue.list().is_empty())).await;
     assert!(queue.list().is_empty(), "{:?}", queue.list());
     queue.stop().await;
     drop(queue);
@@ -434,8 +432,12 @@ async fn spamd_verdicts_refuse_or_file_into_junk() {
 #[tokio::test]
 async fn greylisting_defers_the_first_attempt() {
     let w = world().await;
+    // The greylist counts whole seconds: a 1 s delay could pass the retry
+    // below when the two attempts straddle a second boundary; with 2 s the
+    // early retry waited at most 1 s, and the one after the 2.1 s sleep at
+    // least 2 s, wherever the boundaries fall.
     let config = GreylistConfig {
-        delay: Duration::from_secs(1),
+        delay: Duration::from_secs(2),
         whitelist_recipients: vec!["bob@example.org".into()],
         ..GreylistConfig::default()
     };

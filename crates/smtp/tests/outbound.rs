@@ -24,6 +24,7 @@ use atoll_smtp::{
     shutdown_channel,
 };
 use atoll_store::Island;
+use atoll_testkit::wait::until_async;
 
 struct Platform {
     _tmp: tempfile::TempDir,
@@ -186,12 +187,7 @@ async fn forwards_and_outside_list_members_get_a_copy_with_delivered_to() {
     assert_eq!(home.wait_inbox("carol@example.org", 1).await.len(), 1, "the local member has it too");
 
     // Nothing is left in either queue, and nothing arrives twice.
-    for _ in 0..50 {
-        if home.queue.list().is_empty() && away.queue.list().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_async(|| std::future::ready(home.queue.list().is_empty() && away.queue.list().is_empty())).await;
     assert!(home.queue.list().is_empty(), "{:?}", home.queue.list());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(away.inbox("friend@elsewhere.net").await.len(), 1);
@@ -245,12 +241,7 @@ async fn an_unreachable_destination_warns_once_then_bounces() {
     assert!(got[0].contains("Will-Retry-Until: "), "{}", got[0]);
     assert!(got[1].contains("Subject: Undelivered Mail Returned to Sender\r\n"), "{}", got[1]);
     assert!(got[1].contains("Action: failed\r\nStatus: 5.4.7\r\n"), "{}", got[1]);
-    for _ in 0..50 {
-        if home.queue.list().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_async(|| std::future::ready(home.queue.list().is_empty())).await;
     assert!(home.queue.list().is_empty(), "everything finished: {:?}", home.queue.list());
     assert_eq!(home.inbox("carol@example.org").await.len(), 2, "nothing for NOTIFY=NEVER");
 }

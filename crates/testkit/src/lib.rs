@@ -1,5 +1,6 @@
 //! Test harness shared by the crates and the end-to-end tests: one fresh
-//! database per test on each engine, and a test DNS server ([`dnsmasq`]).
+//! database per test on each engine, a test DNS server ([`dnsmasq`]), and
+//! polling for what happens in the background ([`wait`]).
 //!
 //! SQLite is a temporary file; PostgreSQL, MariaDB and the Galera cluster
 //! are the real servers that `scripts/db env` starts (scripts/test does),
@@ -10,6 +11,7 @@
 
 pub mod dnsmasq;
 pub mod rng;
+pub mod wait;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,10 +1,9 @@
 //! Reading what landed in a mailbox, for the tests that run an MX, a
 //! queue and an island in-process.
 
-use std::time::Duration;
-
 use atoll_directory::Directory;
 use atoll_store::Island;
+use atoll_testkit::wait::until_async;
 
 /// The messages in `addr`'s INBOX, oldest first.
 pub async fn inbox(dir: &Directory, island: &Island, addr: &str) -> Vec<String> {
@@ -17,14 +16,8 @@ pub async fn inbox(dir: &Directory, island: &Island, addr: &str) -> Vec<String> 
     out
 }
 
-/// Waits (up to 20 s) until `addr`'s INBOX holds `n` messages.
+/// Waits until `addr`'s INBOX holds `n` messages, and returns them.
 pub async fn wait_inbox(dir: &Directory, island: &Island, addr: &str, n: usize) -> Vec<String> {
-    for _ in 0..200 {
-        let got = inbox(dir, island, addr).await;
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_async(|| async { inbox(dir, island, addr).await.len() >= n }).await;
     inbox(dir, island, addr).await
 }
