@@ -25,14 +25,15 @@
 #     LMTP (bench/dovecot/dovecot.conf.in, as in bench/imap.sh) with 20
 #     parallel deliveries; no connection limits.
 #
-# Everything lives in a temporary directory under TMPDIR (/tmp), removed at
-# exit with every server stopped. Environment: MESSAGES, SIZE, SESSIONS,
-# SERVERS ("atoll postfix"), BENCH_USER, KEEP=1 to keep the directory
-# (logs), TMPDIR. Both servers create one file per message: on an ext4
+# Everything lives in a temporary directory, removed at exit with every
+# server stopped. Both servers create one file per message: on an ext4
 # file system that has seen millions of files created and deleted (a
 # build machine's /tmp), inode allocation itself slows down (the kernel's
-# recently_deleted scan shows in a profile), so compare figures measured on
-# the same file system, and prefer a fresh one (TMPDIR=/mnt/fresh).
+# recently_deleted scan shows in a profile), so by default the run gets a
+# fresh loop-mounted ext4 file system of its own; TMPDIR=/some/dir runs on
+# that directory's file system instead (FRESH_FS=1 forces a fresh one).
+# Environment: MESSAGES, SIZE, SESSIONS, SERVERS ("atoll postfix"),
+# BENCH_USER, KEEP=1 to keep the directory (logs), TMPDIR, FRESH_FS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -59,6 +60,24 @@ source bench/lib.sh
 cargo build --release --locked -p atoll >&2
 atoll_bin=$root/target/release/atoll
 
+# A fresh file system for the run (FRESH_FS=1, the default when TMPDIR is
+# not set): a sparse 4 GiB ext4 image, loop-mounted, as a mail server's
+# spool and store would have a partition of their own. Figures then say
+# what the programs do, not how many files this machine's /tmp has seen.
+fresh_fs=""
+if [ "${FRESH_FS:-$([ -z "${TMPDIR:-}" ] && echo 1)}" = 1 ]; then
+    command -v mkfs.ext4 >/dev/null || die "FRESH_FS=1 needs mkfs.ext4 (e2fsprogs); or set TMPDIR"
+    fresh_fs=$(mktemp -d /var/tmp/atoll-bench-fs.XXXXXX)
+    chmod 755 "$fresh_fs"
+    truncate -s 4G "$fresh_fs/image"
+    mkfs.ext4 -q -F "$fresh_fs/image"
+    mkdir "$fresh_fs/mnt"
+    mount -o loop "$fresh_fs/image" "$fresh_fs/mnt" || { rm -rf "$fresh_fs"; die "could not loop-mount a fresh file system; set TMPDIR"; }
+    chmod 1777 "$fresh_fs/mnt"
+    TMPDIR=$fresh_fs/mnt
+    say "a fresh ext4 file system for this run at $TMPDIR"
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/atoll-smtp-bench.XXXXXX")
 chmod 755 "$work"
 declare -A server_pid=()
@@ -67,6 +86,9 @@ cleanup() {
     for s in "${!server_pid[@]}"; do stop_server "$s"; done
     [ ! -f "$postfix_dir/main.cf" ] || postfix -c "$postfix_dir" stop >/dev/null 2>&1 || true
     if [ -n "${KEEP:-}" ]; then say "kept $work"; else rm -rf "$work"; fi
+    if [ -n "$fresh_fs" ] && [ -z "${KEEP:-}" ]; then
+        umount "$fresh_fs/mnt" && rm -rf "$fresh_fs" || say "warning: could not remove $fresh_fs"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
