@@ -39,20 +39,12 @@ async fn a_write_through_one_node_is_read_through_another() {
     assert!(matches!(nodes[1].add_domain("example.org").await, Err(Error::DomainExists(_))));
 }
 
-/// Writers on every node add and remove the same aliases at once.
-///
-/// Known bug, open: in 1 to 2 runs in 20 the final reads (causal,
-/// wsrep_sync_wait=1, after every writer has returned) see one alias row
-/// fewer than the audit log says, e.g. shared0 with 23 adds and 22 removes
-/// audited but 0 rows on every node. Read again a little later, the row IS
-/// there and matches the audit log: nothing is lost, but a write the client
-/// was told had committed was not yet visible through any node. The general
-/// query log of such a run shows nothing outside a transaction and no
-/// delete without its audit row; one failing run took 50 s (InnoDB's lock
-/// wait timeout). Ruled out: stale reads (wsrep_sync_wait=7 fails alike),
-/// sqlx's bookkeeping after a failed COMMIT, and lazy ROLLBACK of dropped
-/// transactions (now explicit). Run with `--run-ignored all`.
-#[ignore = "known bug: a committed write is sometimes not yet visible to causal reads on Galera (see the comment)"]
+/// Writers on every node add and remove the same aliases at once: every
+/// change a writer was told committed is in the table and the audit log
+/// on every node, and nothing else is. Galera aborts colliding
+/// transactions, sometimes without telling the client (see
+/// `atoll_sql::Tx`); each such transaction must run again rather than
+/// half-commit or be reported committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn colliding_writers_on_different_nodes_stay_consistent() {
     let Some(nodes) = cluster().await else { return };

@@ -11,6 +11,9 @@ use std::time::Duration;
 use sqlx::AssertSqlSafe;
 
 pub mod group_commit;
+mod tx;
+
+pub use tx::Tx;
 
 /// Which engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -130,8 +133,11 @@ pub fn retryable(e: &sqlx::Error) -> bool {
             // failure at COMMIT, SQLSTATE 40001) and 1205 lock wait timeout
             // (SQLSTATE HY000, which a Galera node also gives a transaction
             // that a replicated write aborted while it waited).
+            // 1792 (a write outside a read-write transaction) and 1305 (no
+            // such savepoint) are how a write transaction finds that Galera
+            // aborted it without saying so (see `tx`).
             if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                return matches!(my.number(), 1213 | 1205);
+                return matches!(my.number(), 1213 | 1205 | 1792 | 1305);
             }
             let code = db.code();
             let code = code.as_deref().unwrap_or("");
@@ -182,6 +188,9 @@ pub struct Db {
     /// [`group_commit`]); None on the engines that take concurrent
     /// writers, which write through the pool.
     writer: Option<std::sync::Arc<group_commit::Writer>>,
+    /// The server is a node of a Galera cluster: write transactions check
+    /// that their COMMIT really committed (see [`Tx`]).
+    galera: bool,
 }
 
 impl Db {
@@ -218,7 +227,14 @@ impl Db {
             .await?;
         let writer = (dialect == Dialect::Sqlite)
             .then(|| std::sync::Arc::new(group_commit::Writer::new(options, sqlite_file(&url).map(PathBuf::from))));
-        Ok(Db { pool, dialect, retries: Default::default(), writer })
+        // MariaDB has @@wsrep_on (ON in a Galera cluster); MySQL has no such
+        // variable and answers with an error: not Galera either.
+        let galera = dialect == Dialect::Mysql
+            && sqlx::query_scalar::<_, i64>("SELECT CAST(@@wsrep_on AS SIGNED)")
+                .fetch_one(&pool)
+                .await
+                .is_ok_and(|on| on == 1);
+        Ok(Db { pool, dialect, retries: Default::default(), writer, galera })
     }
 
     /// See [`Dialect::sql`].
@@ -377,7 +393,7 @@ macro_rules! write_tx {
                 };
                 break result;
             }
-            let mut tx = match db.pool.begin_with(db.dialect.begin_write()).await {
+            let mut tx = match $crate::Tx::begin(db).await {
                 Ok(tx) => tx,
                 Err(e) if $crate::retryable(&e) && attempt < 10 => {
                     db.note_retry();
@@ -387,18 +403,18 @@ macro_rules! write_tx {
                 Err(e) => break Err(<$err>::from(e)),
             };
             let result: Result<_, $err> = async {
-                let $conn: &mut sqlx::AnyConnection = &mut *tx;
+                let $conn: &mut sqlx::AnyConnection = tx.conn();
                 $body
             }
             .await;
             match result {
                 Ok(value) => match tx.commit().await {
                     Ok(()) => break Ok(value),
-                    Err(e) if $crate::retryable(&e) && attempt < 10 => {
+                    Err(e) if e.retryable && attempt < 10 => {
                         db.note_retry();
                         tokio::time::sleep($crate::backoff(attempt)).await;
                     }
-                    Err(e) => break Err(<$err>::from(e)),
+                    Err(e) => break Err(<$err>::from(e.error)),
                 },
                 // Roll back now: a dropped transaction only queues its
                 // ROLLBACK until the pooled connection is used again, and
@@ -406,11 +422,11 @@ macro_rules! write_tx {
                 // matched nothing holds gap locks), stalling other writers.
                 Err(e) if $crate::TxError::is_retryable(&e) && attempt < 10 => {
                     db.note_retry();
-                    let _ = tx.rollback().await;
+                    tx.rollback().await;
                     tokio::time::sleep($crate::backoff(attempt)).await;
                 }
                 Err(e) => {
-                    let _ = tx.rollback().await;
+                    tx.rollback().await;
                     break Err(e);
                 }
             }
