@@ -148,7 +148,7 @@ impl MysqlTx {
         }
         // A random key: marks of concurrent transactions never collide, so
         // they add no certification conflicts of their own.
-        let id = i64::from_ne_bytes(rand_bytes()) & i64::MAX;
+        let id = (getrandom::u64().map_err(|e| sqlx::Error::Protocol(format!("no random numbers: {e}")))? >> 1) as i64;
         let begin = format!("{MYSQL_BEGIN}; INSERT INTO write_marks (id) VALUES ({id})");
         sqlx::raw_sql(AssertSqlSafe(begin)).execute(&mut *self.conn).await?;
         self.mark = Some(id);
@@ -162,13 +162,4 @@ impl MysqlTx {
             self.open = false;
         }
     }
-}
-
-/// Eight bytes that differ between calls and processes, without a
-/// dependency for it: the standard library's randomly keyed hasher.
-fn rand_bytes() -> [u8; 8] {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    h.finish().to_ne_bytes()
 }
