@@ -255,6 +255,17 @@ def scenario_limits(port, tls_port, user, password):
     f = s.makefile("rb")
     greeting = f.readline()
     check(greeting.startswith(b"* OK"), "greeting", greeting)
+    # A SASL response over the line limit (64 KiB) is refused whole: its
+    # tail must not come back as a command.
+    s.sendall(b"a0 AUTHENTICATE PLAIN\r\n")
+    line = f.readline()
+    check(line.startswith(b"+"), "AUTHENTICATE PLAIN asks for the response", line)
+    s.sendall(b"A" * 100000 + b" NOOP\r\n")
+    line = f.readline()
+    check(line.startswith(b"a0 BAD"), "an overlong SASL response is refused", line)
+    s.sendall(b"a0b NOOP\r\n")
+    line = f.readline()
+    check(line.startswith(b"a0b OK"), "the rest of the overlong response is not taken as a command", line)
     s.sendall(b"a1 LOGIN {%d}\r\n" % len(user))
     check(f.readline().startswith(b"+"), "continuation for a synchronising literal", "")
     s.sendall(user.encode() + b' "' + password.encode() + b'"\r\n')

@@ -5,8 +5,9 @@
 //! configuration allows it, and every failure waits before its answer.
 
 use atoll_sasl::{Exchange, Mechanism, Step};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::proto::framing::{Line, read_line};
 use crate::session::{CmdResult, Next, Session, User};
 
 pub(super) async fn starttls<S: AsyncRead + AsyncWrite + Unpin + Send>(s: &mut Session<S>, tag: &str) -> CmdResult {
@@ -74,19 +75,18 @@ pub(super) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin + Send>(
         };
         s.out.extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
         s.flush().await?;
-        let mut line = Vec::new();
-        let limit = s.inner.config.max_line_length as u64;
-        let read = tokio::time::timeout(s.inner.config.login_timeout, async {
-            use tokio::io::AsyncReadExt;
-            (&mut s.io).take(limit).read_until(b'\n', &mut line).await
-        })
-        .await;
-        match read {
-            Ok(Ok(0)) | Err(_) => return Ok(Next::Close),
+        // A response over the line limit is read to its end and refused,
+        // not cut short with its rest taken as the next command.
+        let max = s.inner.config.max_line_length;
+        let text = match tokio::time::timeout(s.inner.config.login_timeout, read_line(&mut s.io, max)).await {
+            Err(_) | Ok(Ok(None)) => return Ok(Next::Close),
             Ok(Err(e)) => return Err(e),
-            Ok(Ok(_)) => {}
-        }
-        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            Ok(Ok(Some(Line::TooLong))) => {
+                s.tagged(tag, "BAD", "authentication response too long");
+                return Ok(Next::Continue);
+            }
+            Ok(Ok(Some(Line::Text(bytes)))) => String::from_utf8_lossy(&bytes).into_owned(),
+        };
         step = match exchange.respond(&text) {
             Ok(step) => step,
             Err(e) => return refuse(s, tag, &e),
