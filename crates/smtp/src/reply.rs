@@ -20,6 +20,10 @@ pub struct Reply {
 /// A command this server knows but does not offer (RFC 5321 §4.2.4).
 pub const NOT_IMPLEMENTED: Reply = Reply::new(502, [5, 5, 1], "command not implemented");
 
+/// The spool could not take the message (RFC 5321 §4.2.2: 451, local
+/// error in processing): the client keeps it and tries again.
+pub const QUEUE_FAILED: Reply = Reply::new(451, [4, 3, 0], "local error in processing, try again later");
+
 /// RCPT accepted (RFC 3463 §3.2: X.1.5 destination address valid).
 pub const RCPT_OK: Reply = Reply::new(250, [2, 1, 5], "recipient OK");
 

@@ -7,11 +7,10 @@ use smtp_proto::{MailFrom, RcptTo};
 
 use super::{Inner, auth_results};
 use crate::queue::{Envelope, EnvelopeRecipient, Ret, format_id};
-use crate::reply::Reply;
+use crate::reply::{QUEUE_FAILED, Reply};
 use crate::session::{Client, Dialect, Limits, Protocol, Transaction};
 use crate::trace::{self, Received};
 
-const QUEUE_FAILED: Reply = Reply::new(451, [4, 3, 0], "local error in processing, try again later");
 // RFC 5321 §6.3: a message with too many Received lines is in a loop.
 const TOO_MANY_HOPS: Reply = Reply::new(554, [5, 4, 6], "too many hops, mail loop?");
 /// RFC 5321 §6.3 asks for a large limit (at least 100 is common practice).

@@ -12,7 +12,7 @@ use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, MailFrom, RcptTo};
 use super::{Inner, header, identity};
 use crate::queue::{Envelope, EnvelopeRecipient, Ret, format_id};
 use crate::recipient::{self, DIRECTORY_DOWN};
-use crate::reply::Reply;
+use crate::reply::{QUEUE_FAILED, Reply};
 use crate::session::{Client, Dialect, Limits, Protocol, Transaction};
 use crate::trace::{self, Received};
 
@@ -28,7 +28,6 @@ const FROM_NOT_OWNER: Reply = Reply::new(550, [5, 7, 1], "From address not owned
 const NO_FROM: Reply = Reply::new(550, [5, 6, 0], "the message has no From address");
 const RATE_LIMITED: Reply = Reply::new(450, [4, 7, 1], "too many recipients in the last hour; try again later");
 const MEMBERS_ONLY: Reply = Reply::new(550, [5, 7, 2], "only members may post to this list");
-const QUEUE_FAILED: Reply = Reply::new(451, [4, 3, 0], "local error in processing, try again later");
 
 /// Where an accepted recipient's mail goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
