@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use atoll_directory::Directory;
-use atoll_net::{Shutdown, Stream, TlsAcceptor};
+use atoll_net::{SessionCount, Shutdown, Stream, TlsAcceptor};
 use atoll_store::Island;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -66,7 +65,7 @@ pub(crate) struct Inner {
     /// The islands this node serves, by name.
     pub(crate) islands: HashMap<String, Island>,
     pub(crate) tls: Option<TlsAcceptor>,
-    pub(crate) sessions: AtomicUsize,
+    pub(crate) sessions: SessionCount,
     /// Mailbox views shared between sessions.
     pub(crate) views: crate::session::selected::Views,
 }
@@ -85,7 +84,7 @@ impl Imap {
                 directory,
                 islands,
                 tls,
-                sessions: AtomicUsize::new(0),
+                sessions: SessionCount::default(),
                 views: Default::default(),
             }),
         }
@@ -97,7 +96,7 @@ impl Imap {
 
     /// Sessions open now.
     pub fn sessions(&self) -> usize {
-        self.inner.sessions.load(Ordering::Relaxed)
+        self.inner.sessions.get()
     }
 
     /// Accepts connections until `shutdown` fires; `implicit_tls` for the
@@ -128,9 +127,7 @@ impl Imap {
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
         let stream = Stream::open(io, implicit_tls, self.inner.tls.as_ref(), self.inner.config.login_timeout).await?;
-        self.inner.sessions.fetch_add(1, Ordering::Relaxed);
-        let result = crate::session::Session::new(self.inner.clone(), stream, peer, shutdown).run().await;
-        self.inner.sessions.fetch_sub(1, Ordering::Relaxed);
-        result
+        let _open = self.inner.sessions.enter();
+        crate::session::Session::new(self.inner.clone(), stream, peer, shutdown).run().await
     }
 }

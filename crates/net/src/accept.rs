@@ -118,3 +118,52 @@ mod tests {
         assert!(TcpStream::connect(addr).await.is_err(), "nothing listens after the shutdown");
     }
 }
+
+/// How many sessions are open now. A session counts itself with
+/// [`SessionCount::enter`] and stops counting when the guard is dropped,
+/// also when its task is aborted at the end of a shutdown's grace period.
+#[derive(Debug, Default)]
+pub struct SessionCount(std::sync::atomic::AtomicUsize);
+
+/// One open session of a [`SessionCount`].
+#[must_use = "the session counts only while the guard lives"]
+pub struct OpenSession<'a>(&'a SessionCount);
+
+impl SessionCount {
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn enter(&self) -> OpenSession<'_> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        OpenSession(self)
+    }
+}
+
+impl Drop for OpenSession<'_> {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod session_count_tests {
+    use super::SessionCount;
+
+    #[tokio::test]
+    async fn a_session_aborted_half_way_stops_counting() {
+        let count = std::sync::Arc::new(SessionCount::default());
+        let c = count.clone();
+        let task = tokio::spawn(async move {
+            let _open = c.enter();
+            std::future::pending::<()>().await;
+        });
+        while count.get() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(count.get(), 1);
+        task.abort();
+        let _ = task.await;
+        assert_eq!(count.get(), 0);
+    }
+}

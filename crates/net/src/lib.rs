@@ -9,7 +9,7 @@ mod shutdown;
 mod stream;
 pub mod tls;
 
-pub use accept::serve_connections;
+pub use accept::{OpenSession, SessionCount, serve_connections};
 pub use client::{ClientStream, opportunistic_connector};
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use stream::{Stream, write_pending};

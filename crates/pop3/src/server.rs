@@ -6,11 +6,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use atoll_directory::Directory;
-use atoll_net::{Shutdown, Stream, TlsAcceptor};
+use atoll_net::{SessionCount, Shutdown, Stream, TlsAcceptor};
 use atoll_store::Island;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -63,7 +62,7 @@ pub(crate) struct Inner {
     /// The islands this node serves, by name.
     pub(crate) islands: HashMap<String, Island>,
     pub(crate) tls: Option<TlsAcceptor>,
-    pub(crate) sessions: AtomicUsize,
+    pub(crate) sessions: SessionCount,
     pub(crate) locks: Locks,
 }
 
@@ -81,7 +80,7 @@ impl Pop3 {
                 directory,
                 islands,
                 tls,
-                sessions: AtomicUsize::new(0),
+                sessions: SessionCount::default(),
                 locks: Locks::default(),
             }),
         }
@@ -93,7 +92,7 @@ impl Pop3 {
 
     /// Sessions open now.
     pub fn sessions(&self) -> usize {
-        self.inner.sessions.load(Ordering::Relaxed)
+        self.inner.sessions.get()
     }
 
     /// Accepts connections until `shutdown` fires; `implicit_tls` for the
@@ -124,9 +123,7 @@ impl Pop3 {
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
         let stream = Stream::open(io, implicit_tls, self.inner.tls.as_ref(), self.inner.config.login_timeout).await?;
-        self.inner.sessions.fetch_add(1, Ordering::Relaxed);
-        let result = crate::session::Session::new(self.inner.clone(), stream, peer, shutdown).run().await;
-        self.inner.sessions.fetch_sub(1, Ordering::Relaxed);
-        result
+        let _open = self.inner.sessions.enter();
+        crate::session::Session::new(self.inner.clone(), stream, peer, shutdown).run().await
     }
 }
