@@ -38,7 +38,7 @@ use mail_auth::MessageAuthenticator;
 
 pub use error::DnsError;
 pub use mx::{Mx, MxHost};
-pub use reverse::ReverseName;
+pub use reverse::{ReverseName, canonical_ip};
 
 /// Where the node's DNS questions go.
 #[derive(Debug, Clone, PartialEq, Eq)]

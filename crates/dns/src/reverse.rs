@@ -41,7 +41,7 @@ impl Resolver {
     /// The names the PTR records of `ip` point to, lowercased, without the
     /// trailing dot. Empty when there are none.
     pub async fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, DnsError> {
-        let ip = canonical(ip);
+        let ip = canonical_ip(ip);
         let name = Name::from(ip);
         match self.inner.reverse_lookup(name).await {
             Ok(lookup) => Ok(lookup
@@ -61,7 +61,7 @@ impl Resolver {
     /// lookup failed, or when no name was confirmed and a forward lookup
     /// failed (the answer might have been "pass"): "temperror".
     pub async fn verified_hostname(&self, ip: IpAddr) -> Result<ReverseName, DnsError> {
-        let ip = canonical(ip);
+        let ip = canonical_ip(ip);
         let names = self.ptr(ip).await?;
         if names.is_empty() {
             return Ok(ReverseName::NoPtr);
@@ -81,9 +81,10 @@ impl Resolver {
     }
 }
 
-/// An IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4
-/// client) as the IPv4 address it is: its PTR lives under in-addr.arpa.
-fn canonical(ip: IpAddr) -> IpAddr {
+/// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, a dual-stack socket's
+/// view of an IPv4 client) as the IPv4 address it is: its PTR lives under
+/// in-addr.arpa, SPF checks it as IPv4, and greylisting keys it so.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -97,9 +98,9 @@ mod tests {
     #[test]
     fn mapped_addresses_are_ipv4() {
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        assert_eq!(canonical(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(canonical_ip(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(canonical(v6), v6);
+        assert_eq!(canonical_ip(v6), v6);
         assert_eq!(ReverseName::Verified("a.example".into()).verified(), Some("a.example"));
         assert_eq!(ReverseName::NoPtr.verified(), None);
     }

@@ -71,12 +71,9 @@ impl Received<'_> {
     /// (RFC 5321 §4.4: the TCP-info is the verified host name, when there
     /// is one, and the address-literal, `[IPv6:…]` for IPv6).
     pub fn header(&self) -> String {
-        let peer = match self.peer {
+        let peer = match self.peer.map(atoll_dns::canonical_ip) {
             Some(IpAddr::V4(ip)) => format!("[{ip}]"),
-            Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
-                Some(v4) => format!("[{v4}]"),
-                None => format!("[IPv6:{ip}]"),
-            },
+            Some(IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
             None => "unknown".to_string(),
         };
         let peer = match self.hostname {

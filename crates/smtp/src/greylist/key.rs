@@ -16,16 +16,9 @@ use std::net::IpAddr;
 /// rather than refused (Postgrey cuts every attribute at 512).
 pub const MAX_ADDRESS_CHARS: usize = 255;
 
-/// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, what a dual-stack
-/// socket reports for an IPv4 client) as the IPv4 address it is, so the
-/// same client gets the same key however it was accepted. Postfix hands
-/// Postgrey the IPv4 form too.
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
+// The same client gets the same key however it was accepted: Postfix
+// hands Postgrey the IPv4 form of an IPv4-mapped address too.
+pub use atoll_dns::canonical_ip;
 
 /// The client network a triplet is stored under (Postgrey's default
 /// `--lookup-by-subnet` with `--ipv4cidr`/`--ipv6cidr`): the address with

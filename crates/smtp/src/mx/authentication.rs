@@ -110,7 +110,7 @@ impl Authentication {
     /// from `mail_from` (empty: the null sender).
     pub(crate) async fn check(&self, authserv_id: &str, client: &Client, mail_from: &str, message: &[u8]) -> Verdict {
         let mut results = Vec::new();
-        let ip = client.peer.map(canonical);
+        let ip = client.peer.map(atoll_dns::canonical_ip);
         if let (Some(reverse), Some(ip)) = (&client.reverse, ip) {
             results.push(iprev(reverse, ip));
         }
@@ -322,14 +322,6 @@ fn is_domain(helo: &str) -> bool {
         && helo.contains('.')
         && !helo.starts_with('[')
         && helo.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-}
-
-/// An IPv4 client seen through an IPv4-mapped IPv6 address is IPv4 to SPF.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 #[cfg(test)]
