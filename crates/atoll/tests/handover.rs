@@ -9,6 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use atoll_testkit::wait::until;
 use common::{Atoll, free_port, smtplib_send, start_custom};
 use serde_json::json;
 
@@ -59,14 +60,8 @@ fn mail_for_another_nodes_island_goes_there_over_lmtp_once() {
     };
     let subjects = || inbox_subjects_of(&a, "carol@example.org");
     let wait_for = |n: usize| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let got = subjects();
-            if got.values().sum::<usize>() >= n || std::time::Instant::now() > deadline {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        until(|| subjects().values().sum::<usize>() >= n);
+        subjects()
     };
 
     send("first");

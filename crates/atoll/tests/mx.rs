@@ -7,12 +7,13 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{inbox_subjects, mail_installation, smtplib_send, start_server, wait_for_inbox};
 
 /// How long a message may take from 250 to the mailbox.
 const WAIT: Duration = Duration::from_secs(30);
+use atoll_testkit::wait::until;
 use serde_json::json;
 
 fn script() -> std::path::PathBuf {
@@ -157,14 +158,9 @@ fn queue_list_show_and_remove() {
     );
     assert_eq!(r["data"][0], 250, "{r}");
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let list = loop {
-        let list = a.json(&["--config", cfg, "queue", "list"]);
-        if !list.as_array().unwrap().is_empty() || Instant::now() > deadline {
-            break list;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let queued = || a.json(&["--config", cfg, "queue", "list"]);
+    until(|| !queued().as_array().unwrap().is_empty());
+    let list = queued();
     let rows = list.as_array().unwrap();
     assert_eq!(rows.len(), 1, "{list}");
     assert_eq!(rows[0]["sender"], "carol@example.net");
@@ -186,15 +182,9 @@ fn queue_list_show_and_remove() {
 
     a.ok(&["--config", cfg, "queue", "retry", &id]);
     a.ok(&["--config", cfg, "queue", "remove", &id]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let list = a.json(&["--config", cfg, "queue", "list"]);
-        if list.as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still queued after removal: {list}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until(|| queued().as_array().unwrap().is_empty());
+    let list = queued();
+    assert!(list.as_array().unwrap().is_empty(), "still queued after removal: {list}");
     let log = s.server.log();
     assert!(log.contains("queue: message removed by request"), "{log}");
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use atoll_testkit::wait::until;
 use common::{Atoll, free_port, start_custom};
 
 const MESSAGES: usize = 60;
@@ -166,14 +167,8 @@ fn submitted_mail_is_signed_and_delivered_to_the_domains_mail_exchanger() {
     );
     assert_eq!(r["data"][0], 250, "{r}");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let got = loop {
-        let got = postfix.delivered();
-        if !got.is_empty() || Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    until(|| !postfix.delivered().is_empty());
+    let got = postfix.delivered();
     assert_eq!(got.len(), 1, "Postfix stored it once:\n{}\n{}", postfix.maillog(), node.log());
     let m = &got[0];
     assert!(m.contains("DKIM-Signature: v=1; a=rsa-sha256; s=s2026; d=example.org;"), "{m}");
