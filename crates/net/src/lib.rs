@@ -5,6 +5,7 @@
 
 pub mod accept;
 mod client;
+pub mod line;
 mod shutdown;
 mod stream;
 pub mod tls;

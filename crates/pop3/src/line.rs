@@ -2,49 +2,17 @@
 //! its end and thrown away, so the session can answer `-ERR` and go on
 //! with the next command instead of taking the rest as one.
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::AsyncBufRead;
 
-/// What the client sent.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Line {
-    /// A line, its line end included.
-    Line(Vec<u8>),
-    /// A line over the limit (already consumed).
-    TooLong,
-    /// The connection closed (a partial last line is dropped).
-    Eof,
-}
+pub use atoll_net::line::Line;
 
-/// Reads one line of at most `max` octets, its line end included.
+/// Reads one line of at most `max` octets, its line end included. A
+/// partial last line is dropped: the client has gone.
 pub async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::Result<Line> {
-    let mut line = Vec::new();
-    let mut too_long = false;
-    loop {
-        let buf = r.fill_buf().await?;
-        if buf.is_empty() {
-            return Ok(Line::Eof);
-        }
-        let (take, done) = match memchr_lf(buf) {
-            Some(i) => (i + 1, true),
-            None => (buf.len(), false),
-        };
-        if !too_long {
-            if line.len() + take > max {
-                too_long = true;
-                line = Vec::new();
-            } else {
-                line.extend_from_slice(&buf[..take]);
-            }
-        }
-        r.consume(take);
-        if done {
-            return Ok(if too_long { Line::TooLong } else { Line::Line(line) });
-        }
+    match atoll_net::line::read_line(r, max).await {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Line::Eof),
+        other => other,
     }
-}
-
-fn memchr_lf(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
 }
 
 /// Whether the reader holds bytes the client sent after the current

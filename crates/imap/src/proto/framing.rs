@@ -431,42 +431,18 @@ pub enum Line {
     TooLong,
 }
 
-/// Reads one line of at most `max` bytes. None at end of input before
-/// any byte. Not cancel-safe.
+/// Reads one line of at most `max` bytes, its line end not counted. None
+/// at end of input before any byte; an error when the input ends inside a
+/// line. Not cancel-safe.
 pub async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> io::Result<Option<Line>> {
-    let mut out = Vec::new();
-    let mut too_long = false;
-    let mut any = false;
-    loop {
-        let avail = r.fill_buf().await?;
-        if avail.is_empty() {
-            if !any {
-                return Ok(None);
-            }
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed inside a line"));
+    Ok(match atoll_net::line::read_line(r, max.saturating_add(2)).await? {
+        atoll_net::line::Line::Eof => None,
+        atoll_net::line::Line::TooLong => Some(Line::TooLong),
+        atoll_net::line::Line::Line(mut out) => {
+            strip_line_end(&mut out);
+            Some(if out.len() > max { Line::TooLong } else { Line::Text(out) })
         }
-        any = true;
-        let (take, done) = avail.iter().position(|&b| b == b'\n').map_or((avail.len(), false), |i| (i + 1, true));
-        if !too_long {
-            out.extend_from_slice(avail.get(..take).unwrap_or_default());
-            if out.len() > max.saturating_add(2) {
-                too_long = true;
-                out = Vec::new();
-            }
-        }
-        r.consume(take);
-        if done {
-            break;
-        }
-    }
-    if too_long {
-        return Ok(Some(Line::TooLong));
-    }
-    strip_line_end(&mut out);
-    if out.len() > max {
-        return Ok(Some(Line::TooLong));
-    }
-    Ok(Some(Line::Text(out)))
+    })
 }
 
 #[cfg(test)]
